@@ -1,0 +1,194 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Level is a runbook escalation level.
+type Level int
+
+// The runbook's escalation levels. LevelNone is for commands anyone may
+// run (help, whoami).
+const (
+	LevelNone Level = iota
+	Level1          // Operations
+	Level2          // Development
+	Level3          // System Architects
+)
+
+// String names the level as the runbook does.
+func (l Level) String() string {
+	switch l {
+	case Level1:
+		return "Level 1 (Operations)"
+	case Level2:
+		return "Level 2 (Development)"
+	case Level3:
+		return "Level 3 (System Architects)"
+	}
+	return "anyone"
+}
+
+// Risk says what a command does to the operated stack.
+type Risk int
+
+// Risks, from harmless to destructive.
+const (
+	ReadOnly Risk = iota // diagnosis: reads, never changes
+	Changes              // resolution: changes the stack, recoverable
+	Destructive          // loses data or takes everything down
+)
+
+// FlagKind is the type of a flag's value.
+type FlagKind int
+
+// Flag kinds. Bool flags take no value.
+const (
+	FlagString FlagKind = iota
+	FlagBool
+	FlagDuration
+	FlagInt
+)
+
+// Flag declares a --flag a command accepts.
+type Flag struct {
+	Name    string // without dashes
+	Kind    FlagKind
+	Default string
+	Usage   string
+}
+
+// Command is one runbook procedure as a value. Registration is an explicit
+// list handed to NewRegistry.
+type Command struct {
+	Name    string // one or more words: "health", "db status"
+	Summary string // one line for help
+	Usage   string // arguments after the name, e.g. "<service> [--tail N]"
+	Help    string // longer text for `help <command>`
+	Flags   []Flag
+	MinArgs int
+	MaxArgs int // -1: any number
+
+	// Object is the permission object the policy names; nil means Name.
+	Object   func(Args) string
+	Level    Level
+	Approval bool
+	Risk     Risk
+	// Timeout bounds the whole run; 0 means the Engine's default.
+	Timeout time.Duration
+
+	Run func(ctx context.Context, req Request) (Message, error)
+}
+
+// UsageLine returns "name usage" for messages.
+func (c *Command) UsageLine() string {
+	if c.Usage == "" {
+		return c.Name
+	}
+	return c.Name + " " + c.Usage
+}
+
+// PermissionObject is what the policy decides on for these arguments.
+func (c *Command) PermissionObject(a Args) string {
+	if c.Object != nil {
+		return c.Object(a)
+	}
+	return c.Name
+}
+
+func (c *Command) flag(name string) (Flag, bool) {
+	for _, f := range c.Flags {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Flag{}, false
+}
+
+// Args are the parsed arguments and flags of a command line.
+type Args struct {
+	Positional []string
+	flags      map[string]string
+	cmd        *Command
+}
+
+// First returns the first positional argument or "".
+func (a Args) First() string { return a.At(0) }
+
+// At returns positional argument i or "".
+func (a Args) At(i int) string {
+	if i < len(a.Positional) {
+		return a.Positional[i]
+	}
+	return ""
+}
+
+// Has reports whether the flag was given on the command line.
+func (a Args) Has(name string) bool {
+	_, ok := a.flags[name]
+	return ok
+}
+
+// String returns the flag's value, or its declared default.
+func (a Args) String(name string) string {
+	if v, ok := a.flags[name]; ok {
+		return v
+	}
+	if a.cmd != nil {
+		if f, ok := a.cmd.flag(name); ok {
+			return f.Default
+		}
+	}
+	return ""
+}
+
+// Bool returns a bool flag's value.
+func (a Args) Bool(name string) bool { return a.String(name) == "true" }
+
+// Duration returns a duration flag's value; the parser has validated it.
+func (a Args) Duration(name string) time.Duration {
+	d, _ := parseDuration(a.String(name))
+	return d
+}
+
+// Int returns an int flag's value; the parser has validated it.
+func (a Args) Int(name string) int {
+	n, _ := strconv.Atoi(a.String(name))
+	return n
+}
+
+// parseDuration accepts Go durations plus a day suffix ("30d").
+func parseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 {
+			return 0, fmt.Errorf("%q is not a duration", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration (try 30s, 5m, 24h or 7d)", s)
+	}
+	return d, nil
+}
+
+// Request is one line of user text arriving from a transport.
+type Request struct {
+	// Subject is the namespaced identity: "console:alice", "slack:U024BE7LH".
+	Subject string
+	// Channel is where it was asked ("console", a Slack channel id).
+	Channel string
+	// Text is what the user typed, with or without the /shiftwise prefix.
+	Text string
+	// ID identifies the request in logs; the Engine fills it when empty.
+	ID string
+
+	// Set by the Engine for Run.
+	Command *Command
+	Args    Args
+}

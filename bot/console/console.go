@@ -1,0 +1,153 @@
+// Package console is the bot's local transport: it reads command lines
+// from a terminal or a pipe, hands them to the core and prints the
+// plain-text rendering of the same neutral message Slack would get. It
+// also serves one-shot mode (one command from the command line, exit code
+// from its outcome).
+package console
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/shiftwise/shiftwise-bot/bot"
+)
+
+// maxLine bounds what is read of one input line; the rest is discarded.
+const maxLine = 1 << 20
+
+// Handler is the part of the core the console needs.
+type Handler interface {
+	Handle(ctx context.Context, req bot.Request) bot.Reply
+}
+
+// Console reads lines and answers them.
+type Console struct {
+	Core    Handler
+	Subject string // "console:alice"
+	// Prompt is printed before each line when the input is a terminal.
+	Prompt string
+}
+
+// Run answers each line of in on out until EOF, `exit`/`quit`, or ctx ends.
+// Blank lines and lines starting with # are skipped.
+func (c *Console) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	r := bufio.NewReaderSize(in, 64*1024)
+	for {
+		if c.Prompt != "" {
+			fmt.Fprint(out, c.Prompt)
+		}
+		line, tooLong, err := readLine(r)
+		eof := errors.Is(err, io.EOF)
+		if err != nil && !eof {
+			return fmt.Errorf("read input: %w", err)
+		}
+		if eof && line == "" && !tooLong {
+			if c.Prompt != "" {
+				fmt.Fprintln(out)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case tooLong:
+			fmt.Fprintf(out, "Usage error: that line is over %d bytes; the limit is %d. Nothing was run.\n\n", maxLine, bot.MaxInputBytes)
+		case trimmed == "" || strings.HasPrefix(trimmed, "#"):
+		case trimmed == "exit" || trimmed == "quit":
+			return nil
+		default:
+			reply := c.Core.Handle(ctx, bot.Request{Subject: c.Subject, Channel: "console", Text: line})
+			fmt.Fprintln(out, Render(reply.Message))
+		}
+		if eof {
+			return nil
+		}
+	}
+}
+
+// readLine reads one line without its newline, keeping at most maxLine
+// bytes of it.
+func readLine(r *bufio.Reader) (line string, tooLong bool, err error) {
+	var b strings.Builder
+	for {
+		chunk, isPrefix, err := r.ReadLine()
+		if b.Len()+len(chunk) > maxLine {
+			tooLong = true
+		} else {
+			b.Write(chunk)
+		}
+		if err != nil {
+			return b.String(), tooLong, err
+		}
+		if !isPrefix {
+			return b.String(), tooLong, nil
+		}
+	}
+}
+
+// RunOnce handles one command line, prints the reply and returns the exit
+// code of the one-shot contract.
+func RunOnce(ctx context.Context, core Handler, subject, line string, out io.Writer) int {
+	reply := core.Handle(ctx, bot.Request{Subject: subject, Channel: "console", Text: line})
+	fmt.Fprintln(out, Render(reply.Message))
+	return reply.Outcome.ExitCode()
+}
+
+// Render is the plain-text rendering of a neutral message.
+func Render(m bot.Message) string {
+	var b strings.Builder
+	title := m.Title
+	if m.Status != bot.StatusNone && m.Summary == "" {
+		title = fmt.Sprintf("%s: %s", title, m.Status)
+	}
+	if title != "" {
+		b.WriteString(title + "\n")
+	}
+	if m.Text != "" {
+		b.WriteString(m.Text + "\n")
+	}
+	if len(m.Checks) > 0 {
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		for _, c := range m.Checks {
+			line := fmt.Sprintf("  %s\t%s\t%s", c.Name, c.Status, c.Value)
+			if c.Threshold != "" {
+				line += "\t(" + c.Threshold + ")"
+			}
+			fmt.Fprintln(tw, line)
+		}
+		tw.Flush()
+	}
+	if len(m.Fields) > 0 {
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		for _, f := range m.Fields {
+			fmt.Fprintf(tw, "  %s:\t%s\n", f.Name, f.Value)
+		}
+		tw.Flush()
+	}
+	for _, cb := range m.Code {
+		if cb.Title != "" {
+			b.WriteString(cb.Title + ":\n")
+		}
+		for _, l := range strings.Split(strings.TrimRight(cb.Text, "\n"), "\n") {
+			b.WriteString("  " + l + "\n")
+		}
+	}
+	for _, btn := range m.Buttons {
+		fmt.Fprintf(&b, "  [%s]\n", btn.Text)
+	}
+	if m.Summary != "" {
+		b.WriteString(m.Summary + "\n")
+	}
+	if m.Meta.Command != "" {
+		fmt.Fprintf(&b, "(%s · %s · %s)\n", m.Meta.User, m.Meta.Command, m.Meta.Duration.Round(time.Millisecond))
+	}
+	return b.String()
+}

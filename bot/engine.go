@@ -1,0 +1,262 @@
+package bot
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Outcome is how a request ended, in the terms of the one-shot exit codes.
+type Outcome int
+
+// Outcomes.
+const (
+	OutcomeOK      Outcome = iota // ran, and what it checked passed
+	OutcomeFailed                 // ran, and a check or the action failed
+	OutcomeUsage                  // unknown command or bad arguments; nothing ran
+	OutcomeDenied                 // not permitted; nothing ran
+	OutcomePending                // waiting for approval; nothing ran yet
+)
+
+// ExitCode maps an outcome onto the one-shot contract: 0 ok, 1 failed,
+// 2 usage, 3 not permitted or waiting for approval.
+func (o Outcome) ExitCode() int {
+	switch o {
+	case OutcomeOK:
+		return 0
+	case OutcomeFailed:
+		return 1
+	case OutcomeUsage:
+		return 2
+	}
+	return 3
+}
+
+// Reply is what the Engine hands back to a transport.
+type Reply struct {
+	Message Message
+	Outcome Outcome
+}
+
+// Decision is an Authorizer's answer.
+type Decision struct {
+	Allowed bool
+	// Level is the level the command needs, for the refusal message.
+	Level Level
+	// Reason is one sentence for the person refused: what is needed and
+	// who to escalate to.
+	Reason string
+}
+
+// Authorizer decides who may run what. permissions implements it.
+type Authorizer interface {
+	Authorize(ctx context.Context, subject string, cmd *Command, args Args) Decision
+}
+
+// Redactor removes secrets from text before anyone sees it.
+type Redactor interface {
+	Redact(string) string
+}
+
+// Options configure an Engine.
+type Options struct {
+	Registry   *Registry
+	Authorizer Authorizer // required: every request is authorized
+	Redactor   Redactor   // required: every output is redacted
+	Logger     logrus.FieldLogger
+	// Timeout is the default deadline of a command run (default 30 s).
+	Timeout time.Duration
+	Now     func() time.Time
+}
+
+// Engine is the transport-neutral pipeline:
+// text -> parse -> authorize -> run under a deadline -> redact -> reply.
+type Engine struct {
+	reg     *Registry
+	auth    Authorizer
+	red     Redactor
+	log     logrus.FieldLogger
+	timeout time.Duration
+	now     func() time.Time
+}
+
+// NewEngine checks the options and returns an Engine.
+func NewEngine(o Options) (*Engine, error) {
+	if o.Registry == nil || o.Authorizer == nil || o.Redactor == nil {
+		return nil, errors.New("bot: engine needs a registry, an authorizer and a redactor")
+	}
+	e := &Engine{reg: o.Registry, auth: o.Authorizer, red: o.Redactor, log: o.Logger, timeout: o.Timeout, now: o.Now}
+	if e.log == nil {
+		l := logrus.New()
+		l.Out = discard{}
+		e.log = l
+	}
+	if e.timeout <= 0 {
+		e.timeout = 30 * time.Second
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	return e, nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// Registry returns the engine's command table.
+func (e *Engine) Registry() *Registry { return e.reg }
+
+// Handle runs one request to its end. It never panics and always returns
+// a message for the person who asked.
+func (e *Engine) Handle(ctx context.Context, req Request) Reply {
+	start := e.now()
+	if req.ID == "" {
+		req.ID = newID()
+	}
+	log := e.log.WithFields(logrus.Fields{"request_id": req.ID, "user": req.Subject, "channel": req.Channel})
+	reply := e.handle(ctx, &req, log)
+	reply.Message.Meta = Meta{User: req.Subject, Channel: req.Channel, Duration: e.now().Sub(start)}
+	if req.Command != nil {
+		reply.Message.Meta.Command = req.Command.Name
+	}
+	reply.Message = e.redact(reply.Message)
+	log.WithFields(logrus.Fields{
+		"command":  reply.Message.Meta.Command,
+		"outcome":  reply.Outcome.ExitCode(),
+		"duration": reply.Message.Meta.Duration.Round(time.Millisecond).String(),
+	}).Info("request handled")
+	return reply
+}
+
+func (e *Engine) handle(ctx context.Context, req *Request, log logrus.FieldLogger) Reply {
+	words, err := Tokenize(req.Text)
+	if err != nil {
+		return usageReply(err)
+	}
+	words = stripPrefix(words)
+	if len(words) == 0 {
+		return Reply{Message: e.helpIndex(ctx, req.Subject), Outcome: OutcomeOK}
+	}
+	if strings.EqualFold(words[0], "help") {
+		return e.help(ctx, req.Subject, words[1:])
+	}
+	cmd, rest := e.reg.resolve(words)
+	if cmd == nil {
+		return usageReply(e.reg.unknown(words))
+	}
+	args, err := parseArgs(cmd, rest)
+	if err != nil {
+		return usageReply(err)
+	}
+	req.Command, req.Args = cmd, args
+
+	d := e.auth.Authorize(ctx, req.Subject, cmd, args)
+	if !d.Allowed {
+		log.WithFields(logrus.Fields{"command": cmd.Name, "object": cmd.PermissionObject(args)}).Warn("refused")
+		return Reply{Outcome: OutcomeDenied, Message: Message{
+			Title:  "Not permitted",
+			Status: StatusFailed,
+			Text:   d.Reason,
+		}}
+	}
+	if cmd.Approval {
+		return Reply{Outcome: OutcomePending, Message: Message{
+			Title:  "Needs approval",
+			Status: StatusWarn,
+			Text: fmt.Sprintf("`%s` needs a second person's approval, and approvals need the bot's own database (SHIFTWISE_DATABASE_URL). Nothing was run.",
+				cmd.Name),
+		}}
+	}
+	return e.run(ctx, cmd, *req, log)
+}
+
+func (e *Engine) run(ctx context.Context, cmd *Command, req Request, log logrus.FieldLogger) (reply Reply) {
+	timeout := cmd.Timeout
+	if timeout <= 0 {
+		timeout = e.timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	defer func() {
+		if p := recover(); p != nil {
+			log.WithFields(logrus.Fields{"command": cmd.Name, "panic": fmt.Sprint(p), "stack": string(debug.Stack())}).Error("command panicked")
+			reply = Reply{Outcome: OutcomeFailed, Message: Message{
+				Title:  cmd.Name + " failed",
+				Status: StatusFailed,
+				Text:   "The command crashed inside the bot; nothing more was done. The bot's log has the details (request " + req.ID + ").",
+			}}
+		}
+	}()
+	msg, err := cmd.Run(ctx, req)
+	if err != nil {
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			if ue.Usage == "" {
+				ue.Usage = cmd.UsageLine()
+			}
+			return usageReply(ue)
+		}
+		log.WithFields(logrus.Fields{"command": cmd.Name, "error": err.Error()}).Error("command failed")
+		text := err.Error()
+		if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded {
+			text = fmt.Sprintf("%s did not finish within %s: %s", cmd.Name, timeout, text)
+		}
+		return Reply{Outcome: OutcomeFailed, Message: Message{
+			Title: cmd.Name + " failed", Status: StatusFailed, Text: text,
+		}}
+	}
+	out := OutcomeOK
+	if msg.Status == StatusFailed {
+		out = OutcomeFailed
+	}
+	return Reply{Message: msg, Outcome: out}
+}
+
+func usageReply(err error) Reply {
+	var ue *UsageError
+	if !errors.As(err, &ue) {
+		ue = &UsageError{Msg: err.Error()}
+	}
+	m := Message{Title: "Usage error", Status: StatusFailed, Text: ue.Msg}
+	if ue.Usage != "" {
+		m.Fields = []Field{{Name: "Usage", Value: ue.Usage}}
+	}
+	return Reply{Message: m, Outcome: OutcomeUsage}
+}
+
+func (e *Engine) redact(m Message) Message {
+	r := e.red.Redact
+	m.Title, m.Text, m.Summary = r(m.Title), r(m.Text), r(m.Summary)
+	m.Checks = append([]Check(nil), m.Checks...)
+	for i := range m.Checks {
+		c := &m.Checks[i]
+		c.Name, c.Value, c.Threshold = r(c.Name), r(c.Value), r(c.Threshold)
+	}
+	m.Fields = append([]Field(nil), m.Fields...)
+	for i := range m.Fields {
+		m.Fields[i].Name, m.Fields[i].Value = r(m.Fields[i].Name), r(m.Fields[i].Value)
+	}
+	m.Code = append([]CodeBlock(nil), m.Code...)
+	for i := range m.Code {
+		m.Code[i].Title, m.Code[i].Text = r(m.Code[i].Title), r(m.Code[i].Text)
+	}
+	m.Buttons = append([]Button(nil), m.Buttons...)
+	for i := range m.Buttons {
+		m.Buttons[i].Text = r(m.Buttons[i].Text)
+	}
+	return m
+}
+
+func newID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

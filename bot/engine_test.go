@@ -1,0 +1,145 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+type allowAll struct{}
+
+func (allowAll) Authorize(context.Context, string, *Command, Args) Decision {
+	return Decision{Allowed: true}
+}
+
+type noRedact struct{}
+
+func (noRedact) Redact(s string) string { return s }
+
+// levelAuth gives each subject a level.
+type levelAuth map[string]Level
+
+func (l levelAuth) Authorize(_ context.Context, subject string, c *Command, _ Args) Decision {
+	if l[subject] >= c.Level {
+		return Decision{Allowed: true}
+	}
+	return Decision{Level: c.Level, Reason: "needs " + c.Level.String()}
+}
+
+type maskSecret struct{}
+
+func (maskSecret) Redact(s string) string { return strings.ReplaceAll(s, "s3cret", "[REDACTED]") }
+
+func engine(t *testing.T, auth Authorizer, cmds ...Command) *Engine {
+	t.Helper()
+	reg, err := NewRegistry(cmds...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEngine(Options{Registry: reg, Authorizer: auth, Redactor: maskSecret{}, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func TestHandleOutcomes(t *testing.T) {
+	runs := 0
+	cmds := []Command{
+		{Name: "ok", Level: Level1, Run: func(context.Context, Request) (Message, error) {
+			runs++
+			return Message{Title: "ok", Status: StatusOK, Text: "password s3cret"}, nil
+		}},
+		{Name: "bad", Level: Level1, Run: func(context.Context, Request) (Message, error) {
+			runs++
+			return Message{Title: "bad", Status: StatusFailed}, nil
+		}},
+		{Name: "err", Level: Level1, Run: func(context.Context, Request) (Message, error) {
+			runs++
+			return Message{}, errors.New("connect postgres://u:s3cret@h: refused")
+		}},
+		{Name: "boom", Level: Level1, Run: func(context.Context, Request) (Message, error) {
+			runs++
+			panic("nil map")
+		}},
+		{Name: "slow", Level: Level1, Timeout: 50 * time.Millisecond, Run: func(ctx context.Context, _ Request) (Message, error) {
+			runs++
+			<-ctx.Done()
+			return Message{}, ctx.Err()
+		}},
+		{Name: "admin", Level: Level3, Run: func(context.Context, Request) (Message, error) {
+			runs++
+			return Message{}, nil
+		}},
+		{Name: "rollback", Level: Level1, Approval: true, Run: func(context.Context, Request) (Message, error) {
+			runs++
+			return Message{}, nil
+		}},
+	}
+	e := engine(t, levelAuth{"console:alice": Level1}, cmds...)
+	cases := []struct {
+		text     string
+		outcome  Outcome
+		exit     int
+		runs     int
+		contains string
+	}{
+		{"ok", OutcomeOK, 0, 1, "[REDACTED]"},
+		{"bad", OutcomeFailed, 1, 1, ""},
+		{"err", OutcomeFailed, 1, 1, "refused"},
+		{"boom", OutcomeFailed, 1, 1, "crashed"},
+		{"slow", OutcomeFailed, 1, 1, "did not finish within 50ms"},
+		{"nope", OutcomeUsage, 2, 0, "Unknown command"},
+		{"ok extra", OutcomeUsage, 2, 0, "takes no arguments"},
+		{"admin", OutcomeDenied, 3, 0, "needs Level 3"},
+		{"rollback", OutcomePending, 3, 0, "approval"},
+		{"help", OutcomeOK, 0, 0, "Commands you may run"},
+		{"", OutcomeOK, 0, 0, "Commands you may run"},
+		{"help ok", OutcomeOK, 0, 0, "Usage"},
+		{"help nope", OutcomeUsage, 2, 0, "Unknown command"},
+	}
+	for _, c := range cases {
+		runs = 0
+		r := e.Handle(context.Background(), Request{Subject: "console:alice", Channel: "console", Text: c.text})
+		all := r.Message.Title + " " + r.Message.Text
+		for _, f := range r.Message.Fields {
+			all += " " + f.Name + " " + f.Value
+		}
+		for _, cb := range r.Message.Code {
+			all += " " + cb.Title + " " + cb.Text
+		}
+		if r.Outcome != c.outcome || r.Outcome.ExitCode() != c.exit || runs != c.runs {
+			t.Errorf("%q: outcome %d exit %d runs %d; want %d %d %d (%s)", c.text, r.Outcome, r.Outcome.ExitCode(), runs, c.outcome, c.exit, c.runs, all)
+		}
+		if !strings.Contains(all, c.contains) {
+			t.Errorf("%q: reply %q lacks %q", c.text, all, c.contains)
+		}
+		if strings.Contains(all, "s3cret") {
+			t.Errorf("%q: reply leaks the secret: %q", c.text, all)
+		}
+	}
+}
+
+func TestHandleFillsMeta(t *testing.T) {
+	e := engine(t, allowAll{}, Command{Name: "ok", Run: func(context.Context, Request) (Message, error) {
+		return Message{Title: "ok"}, nil
+	}})
+	r := e.Handle(context.Background(), Request{Subject: "console:bob", Channel: "console", Text: "/shiftwise ok"})
+	if r.Message.Meta.User != "console:bob" || r.Message.Meta.Command != "ok" || r.Message.Meta.Channel != "console" {
+		t.Errorf("meta = %+v", r.Message.Meta)
+	}
+}
+
+func TestHelpSplitsByLevel(t *testing.T) {
+	run := func(context.Context, Request) (Message, error) { return Message{}, nil }
+	e := engine(t, levelAuth{"console:alice": Level1},
+		Command{Name: "health", Summary: "daily check", Level: Level1, Run: run},
+		Command{Name: "rollback", Summary: "roll back", Level: Level2, Run: run})
+	m := e.Handle(context.Background(), Request{Subject: "console:alice", Text: "help"}).Message
+	if len(m.Code) != 2 || !strings.Contains(m.Code[0].Text, "health") || strings.Contains(m.Code[0].Text, "rollback") ||
+		!strings.Contains(m.Code[1].Text, "rollback") || !strings.Contains(m.Code[1].Text, "Level 2") {
+		t.Errorf("help = %+v", m.Code)
+	}
+}
