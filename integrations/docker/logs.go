@@ -1,0 +1,111 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
+)
+
+// maxMatchLine is how much of one log line is kept for match; the rest of a
+// longer line is counted but not looked at.
+const maxMatchLine = 64 << 10
+
+// CountLogLines streams the container's stdout and stderr since `since`
+// (all of it when since is zero) and counts the lines, and the lines for
+// which match returns true (none when match is nil). It reads the log as a
+// stream, so memory stays small however long the log is; match sees each
+// line without its line ending, cut at 64 KiB, and must not keep it.
+// A container without a TTY has its two streams demultiplexed; with a TTY
+// the log is one raw stream. The context bounds the whole read; without a
+// deadline a default of two minutes applies.
+func (c *Client) CountLogLines(ctx context.Context, containerID string, since time.Time, match func(line []byte) bool) (total, matched int, err error) {
+	ctx, cancel := withDefaultTimeout(ctx, defaultLogsTimeout)
+	defer cancel()
+	fail := func(what string, err error) (int, int, error) {
+		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+			err = fmt.Errorf("%w (%v)", ctxErr, err)
+		}
+		return 0, 0, fmt.Errorf("docker: %s of container %s: %w", what, shortID(containerID), err)
+	}
+	if err := c.negotiate(ctx); err != nil {
+		return fail("read logs", err)
+	}
+	in, err := c.api.ContainerInspect(ctx, containerID, client.ContainerInspectOptions{})
+	if err != nil {
+		return fail("inspect before reading logs", err)
+	}
+	tty := in.Container.Config != nil && in.Container.Config.Tty
+
+	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true}
+	if !since.IsZero() {
+		opts.Since = since.UTC().Format(time.RFC3339Nano)
+	}
+	rc, err := c.api.ContainerLogs(ctx, containerID, opts)
+	if err != nil {
+		return fail("read logs", err)
+	}
+	defer rc.Close()
+
+	stdout := &lineCounter{match: match}
+	stderr := &lineCounter{match: match}
+	if tty {
+		_, err = io.Copy(stdout, rc)
+	} else {
+		_, err = stdcopy.StdCopy(stdout, stderr, rc)
+	}
+	if err != nil {
+		return fail("read logs", err)
+	}
+	stdout.flush()
+	stderr.flush()
+	return stdout.total + stderr.total, stdout.matched + stderr.matched, nil
+}
+
+// lineCounter is an io.Writer that counts the lines written to it and the
+// lines match accepts, holding at most one (truncated) line at a time.
+type lineCounter struct {
+	match          func([]byte) bool
+	line           []byte // the current line, up to maxMatchLine bytes
+	open           bool   // the current line has bytes not yet counted
+	total, matched int
+}
+
+func (lc *lineCounter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		chunk, rest, eol := bytes.Cut(p, []byte{'\n'})
+		if room := maxMatchLine - len(lc.line); room > 0 {
+			lc.line = append(lc.line, chunk[:min(room, len(chunk))]...)
+		}
+		if len(chunk) > 0 {
+			lc.open = true
+		}
+		if eol {
+			lc.endLine()
+		}
+		p = rest
+	}
+	return n, nil
+}
+
+func (lc *lineCounter) endLine() {
+	lc.total++
+	if lc.match != nil && lc.match(bytes.TrimSuffix(lc.line, []byte{'\r'})) {
+		lc.matched++
+	}
+	lc.line = lc.line[:0]
+	lc.open = false
+}
+
+// flush counts a last line that has no line ending.
+func (lc *lineCounter) flush() {
+	if lc.open {
+		lc.endLine()
+	}
+}
