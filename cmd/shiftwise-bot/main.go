@@ -1,0 +1,239 @@
+// Command shiftwise-bot is the ShiftWise ops bot: with Slack tokens it
+// joins Slack over Socket Mode; without them, or with -console, it reads
+// commands at the console; with a command on its command line it runs that
+// one command and exits 0 ok, 1 failed, 2 usage, 3 not permitted or
+// waiting for approval.
+//
+// main reads the environment into each package's options and wires them
+// explicitly; it owns signals and the process exit code.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"os/user"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/term"
+
+	"github.com/shiftwise/shiftwise-bot/bot"
+	"github.com/shiftwise/shiftwise-bot/bot/console"
+	"github.com/shiftwise/shiftwise-bot/commands"
+	"github.com/shiftwise/shiftwise-bot/integrations/docker"
+	"github.com/shiftwise/shiftwise-bot/integrations/postgres"
+	"github.com/shiftwise/shiftwise-bot/integrations/redis"
+	"github.com/shiftwise/shiftwise-bot/internal/redact"
+	"github.com/shiftwise/shiftwise-bot/permissions"
+)
+
+// Exit codes of the one-shot contract (and of start-up failures).
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+var userName = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
+
+// run is the whole program, testable in-process.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := flag.NewFlagSet("shiftwise-bot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	consoleMode := fs.Bool("console", false, "use the console even when Slack tokens are set")
+	userFlag := fs.String("user", "", "console identity (default: the OS user); acts as console:NAME")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: shiftwise-bot [-console] [-user NAME] [command [args] [--flags]]\n\n")
+		fmt.Fprintf(stderr, "Without a command: Slack Socket Mode when SLACK_APP_TOKEN and SLACK_BOT_TOKEN are set,\n")
+		fmt.Fprintf(stderr, "else the console. With a command: run it once; exit 0 ok, 1 failed, 2 usage, 3 not permitted.\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nEnvironment:\n")
+		for _, s := range settings {
+			def := s.def
+			if def == "" {
+				def = "-"
+			}
+			fmt.Fprintf(stderr, "  %-38s %s (default %s)\n", s.name, s.what, def)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "shiftwise-bot:", err)
+		return exitUsage
+	}
+	name := *userFlag
+	if name == "" {
+		name = osUser(getenv)
+	}
+	if !userName.MatchString(name) {
+		fmt.Fprintf(stderr, "shiftwise-bot: -user %q: use 1-64 letters, digits, '.', '_', '@' or '-'\n", name)
+		return exitUsage
+	}
+	oneShot := fs.Args()
+	slackMode := cfg.SlackAppToken != "" && !*consoleMode && len(oneShot) == 0
+
+	red := redact.New(cfg.secrets()...)
+	log := newLogger(cfg.LogLevel, slackMode, stderr, red)
+
+	app, err := wire(ctx, cfg, red, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "shiftwise-bot:", red.Redact(err.Error()))
+		return exitFailed
+	}
+	defer app.close()
+
+	subject := "console:" + name
+	switch {
+	case len(oneShot) > 0:
+		return console.RunOnce(ctx, app.engine, subject, joinArgs(oneShot), stdout)
+	case slackMode:
+		fmt.Fprintln(stderr, "shiftwise-bot: Slack Socket Mode is not part of this build yet; run with -console (or unset the Slack tokens) to use the console.")
+		return exitFailed
+	}
+	c := &console.Console{Core: app.engine, Subject: subject}
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		c.Prompt = "shiftwise> "
+		fmt.Fprintf(stdout, "ShiftWise ops bot — console as %s. Type `help`, or `exit` to leave.\n", subject)
+	}
+	if err := c.Run(ctx, stdin, stdout); err != nil {
+		fmt.Fprintln(stderr, "shiftwise-bot:", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// joinArgs turns one-shot arguments back into a command line, quoting
+// words that need it, so `shiftwise-bot logs api --grep "a b"` parses as
+// typed.
+func joinArgs(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\"'\\“”‘’") {
+			a = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(a) + `"`
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
+}
+
+func osUser(getenv func(string) string) string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	if u := getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
+}
+
+func newLogger(level string, slackMode bool, out io.Writer, red *redact.Redactor) *logrus.Logger {
+	log := logrus.New()
+	log.Out = out
+	log.AddHook(redact.Hook{R: red})
+	log.SetLevel(logrus.WarnLevel)
+	if slackMode {
+		log.SetLevel(logrus.InfoLevel)
+		log.SetFormatter(&logrus.JSONFormatter{})
+	}
+	if level != "" {
+		if l, err := logrus.ParseLevel(level); err == nil {
+			log.SetLevel(l)
+		} else {
+			log.Warnf("SHIFTWISE_LOG_LEVEL %q is not a level; keeping %s", level, log.GetLevel())
+		}
+	}
+	return log
+}
+
+// app holds what wire built, for closing.
+type app struct {
+	engine  *bot.Engine
+	closers []func()
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// wire builds the integrations, the commands, the policy and the engine.
+// Nothing here connects: the stack may be the thing that is down.
+func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.FieldLogger) (*app, error) {
+	a := &app{}
+	dock, err := docker.New(cfg.DockerHost, cfg.ComposeProject)
+	if err != nil {
+		return nil, fmt.Errorf("DOCKER_HOST: %w", err)
+	}
+	a.closers = append(a.closers, func() { dock.Close() })
+	db, err := postgres.Open(ctx, cfg.TargetDBURL)
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("SHIFTWISE_TARGET_DB_URL: %w", err)
+	}
+	a.closers = append(a.closers, db.Close)
+	cache, err := redis.Open(cfg.TargetRedisURL)
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("SHIFTWISE_TARGET_REDIS_URL: %w", err)
+	}
+	a.closers = append(a.closers, func() { cache.Close() })
+
+	httpClient := &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: time.Minute,
+	}}
+	health := &commands.Health{
+		APIURL: cfg.APIURL, FrontendURL: cfg.FrontendURL, HTTP: httpClient,
+		Docker: dock, DB: db, Cache: cache, BackupDir: cfg.BackupDir, Limits: cfg.Health,
+	}
+	reg, err := bot.NewRegistry(commands.All(commands.Deps{Health: health})...)
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("commands: %w", err)
+	}
+	policy, err := permissions.LoadPolicy(cfg.PolicyPath)
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("SHIFTWISE_POLICY: %w", err)
+	}
+	authz, err := permissions.New(policy, reg.Commands())
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("SHIFTWISE_POLICY: %w", err)
+	}
+	a.engine, err = bot.NewEngine(bot.Options{Registry: reg, Authorizer: authz, Redactor: red, Logger: log})
+	if err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
