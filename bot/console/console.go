@@ -104,12 +104,8 @@ func RunOnce(ctx context.Context, core Handler, subject, line string, out io.Wri
 // Render is the plain-text rendering of a neutral message.
 func Render(m bot.Message) string {
 	var b strings.Builder
-	title := m.Title
-	if m.Status != bot.StatusNone && m.Summary == "" {
-		title = fmt.Sprintf("%s: %s", title, m.Status)
-	}
-	if title != "" {
-		b.WriteString(title + "\n")
+	if m.Title != "" {
+		b.WriteString(m.Title + "\n")
 	}
 	if m.Text != "" {
 		b.WriteString(m.Text + "\n")
@@ -117,9 +113,11 @@ func Render(m bot.Message) string {
 	if len(m.Checks) > 0 {
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		for _, c := range m.Checks {
+			// The threshold follows the value rather than getting a column
+			// of its own, so one long value does not pad every line.
 			line := fmt.Sprintf("  %s\t%s\t%s", c.Name, c.Status, c.Value)
 			if c.Threshold != "" {
-				line += "\t(" + c.Threshold + ")"
+				line += "  (" + c.Threshold + ")"
 			}
 			fmt.Fprintln(tw, line)
 		}

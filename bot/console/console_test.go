@@ -102,7 +102,7 @@ func TestRender(t *testing.T) {
 		Meta:    bot.Meta{User: "console:a", Command: "health", Duration: 12 * time.Millisecond},
 	}
 	want := `Daily health check
-  api /health  PASSED  200 in 3ms                   (2xx within 3s)
+  api /health  PASSED  200 in 3ms  (2xx within 3s)
   containers   FAILED  4 of 5 Up; redis exited (0)  (all Up)
   Usage:  health
 log:
