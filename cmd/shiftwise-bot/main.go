@@ -99,6 +99,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	red := redact.New(cfg.secrets()...)
 	log := newLogger(cfg.LogLevel, slackMode, stderr, red)
 
+	redis.SetLogger(log.WithField("component", "go-redis").Debugf)
 	app, err := wire(ctx, cfg, red, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "shiftwise-bot:", red.Redact(err.Error()))

@@ -16,6 +16,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
 const (
@@ -63,7 +65,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		// pgx masks the password on a best-effort basis only, and keeps
 		// the raw string in the error value: explain the error of the
 		// redacted URL instead, which has no secret to show.
-		return nil, parseError("database", url, func(s string) error {
+		return nil, redact.ParseError("database", url, func(s string) error {
 			_, err := pgxpool.ParseConfig(s)
 			var pce *pgconn.ParseConfigError
 			if errors.As(err, &pce) {
@@ -90,8 +92,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	connCfg := cfg.ConnConfig.Config.Copy()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, &urlError{msg: fmt.Sprintf("open database pool for %s: %s",
-			redactURL(url), scrub(err.Error(), url))}
+		return nil, &redact.SafeError{Msg: fmt.Sprintf("open database pool for %s: %s",
+			redact.URL(url), redact.Scrub(err.Error(), url))}
 	}
 	return &DB{pool: pool, connCfg: connCfg}, nil
 }

@@ -17,6 +17,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
 const (
@@ -47,7 +49,7 @@ func Open(url string) (*Cache, error) {
 		// net/url's errors quote the URL, password included, and may
 		// quote a piece of it ("invalid port"): explain the error of the
 		// redacted URL instead, which has no secret to show.
-		return nil, parseError("redis", url, func(s string) error {
+		return nil, redact.ParseError("redis", url, func(s string) error {
 			_, err := goredis.ParseURL(s)
 			return err
 		})
@@ -187,4 +189,16 @@ func withDefaultTimeout(ctx context.Context) (context.Context, context.CancelFun
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, defaultTimeout)
+}
+
+// printfLogger adapts a printf function to go-redis's logging interface.
+type printfLogger func(format string, v ...any)
+
+func (f printfLogger) Printf(_ context.Context, format string, v ...any) { f(format, v...) }
+
+// SetLogger routes go-redis's own messages (dial failures, pool notices),
+// which it otherwise prints to stderr, through logf. It is process-wide,
+// as go-redis's logger is; main calls it once.
+func SetLogger(logf func(format string, v ...any)) {
+	goredis.SetLogger(printfLogger(logf))
 }

@@ -1,4 +1,4 @@
-package redis
+package redact
 
 import (
 	"fmt"
@@ -7,58 +7,59 @@ import (
 	"strings"
 )
 
-const mask = "xxxxx"
+// URLMask replaces passwords inside URLs, as net/url's Redacted does.
+const URLMask = "xxxxx"
 
-// urlError carries a message already stripped of secrets. It deliberately
-// wraps nothing: the driver's error value keeps the raw connection string.
-type urlError struct{ msg string }
+// SafeError carries a message already stripped of secrets. It deliberately
+// wraps nothing: a driver's error value may keep the raw connection string.
+type SafeError struct{ Msg string }
 
-func (e *urlError) Error() string { return e.msg }
+func (e *SafeError) Error() string { return e.Msg }
 
 var passwordParam = regexp.MustCompile(`(?i)(^|[?&\s])((?:ssl)?password)=('[^']*'|[^&\s]*)`)
 
-// redactURL shows a connection URL with every password masked. A URL that
+// URL shows a connection URL with every password masked. A URL that
 // does not parse is masked by best effort, erring on masking too much.
-func redactURL(raw string) string {
+func URL(raw string) string {
 	if u, err := url.Parse(raw); err == nil && u.Scheme != "" {
 		if _, has := u.User.Password(); has {
-			u.User = url.UserPassword(u.User.Username(), mask)
+			u.User = url.UserPassword(u.User.Username(), URLMask)
 		}
-		u.RawQuery = passwordParam.ReplaceAllString(u.RawQuery, "${1}${2}="+mask)
+		u.RawQuery = passwordParam.ReplaceAllString(u.RawQuery, "${1}${2}="+URLMask)
 		return u.String()
 	}
 	out := raw
-	for _, s := range secrets(raw) {
-		out = strings.ReplaceAll(out, s, mask)
+	for _, s := range urlSecrets(raw) {
+		out = strings.ReplaceAll(out, s, URLMask)
 	}
-	return passwordParam.ReplaceAllString(out, "${1}${2}="+mask)
+	return passwordParam.ReplaceAllString(out, "${1}${2}="+URLMask)
 }
 
-// parseError explains why raw does not parse without showing a secret:
+// ParseError explains why raw does not parse without showing a secret:
 // parse runs again on the redacted URL, and its error (scrubbed once more)
 // is the reason given. When only the secret was malformed, the redacted
 // URL parses and the reason says where to look.
-func parseError(what, raw string, parse func(string) error) error {
-	shown := redactURL(raw)
+func ParseError(what, raw string, parse func(string) error) error {
+	shown := URL(raw)
 	reason := "malformed URL: check the password, whose reserved characters (@ / ? # % :) must be percent-encoded"
 	if err := parse(shown); err != nil {
-		reason = scrub(err.Error(), raw)
+		reason = Scrub(err.Error(), raw)
 	}
-	return &urlError{msg: fmt.Sprintf("parse %s URL %s: %s", what, shown, reason)}
+	return &SafeError{Msg: fmt.Sprintf("parse %s URL %s: %s", what, shown, reason)}
 }
 
-// scrub removes from msg every secret that raw carries.
-func scrub(msg, raw string) string {
-	for _, s := range secrets(raw) {
-		msg = strings.ReplaceAll(msg, s, mask)
+// Scrub removes from msg every secret that raw carries.
+func Scrub(msg, raw string) string {
+	for _, s := range urlSecrets(raw) {
+		msg = strings.ReplaceAll(msg, s, URLMask)
 	}
 	return msg
 }
 
-// secrets lists the password-like parts of a connection string, raw and
+// urlSecrets lists the password-like parts of a connection string, raw and
 // percent-decoded: the userinfo password (up to the last '@', so that an
 // unescaped '@' or '/' in it cannot hide a part) and password parameters.
-func secrets(raw string) []string {
+func urlSecrets(raw string) []string {
 	var out []string
 	add := func(s string) {
 		if s == "" {

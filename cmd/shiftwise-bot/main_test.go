@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shiftwise/shiftwise-bot/integrations/docker/dockertest"
+	"github.com/shiftwise/shiftwise-bot/internal/testenv"
+)
+
+// demoEnv points the bot at the demo stack, with a backup dir holding a
+// real dump and host-dependent thresholds relaxed.
+func demoEnv(t *testing.T) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	dump, err := exec.Command("pg_dump", "--dbname", testenv.TargetDB(t)).Output()
+	if err != nil {
+		testenv.Missing(t, "pg_dump of the demo database", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "shiftwise_now.sql"), dump, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{
+		"SHIFTWISE_API_URL":               testenv.DemoAPI(t),
+		"SHIFTWISE_FRONTEND_URL":          testenv.DemoFrontend(t),
+		"SHIFTWISE_TARGET_DB_URL":         testenv.TargetDB(t),
+		"SHIFTWISE_TARGET_REDIS_URL":      testenv.TargetRedis(t),
+		"SHIFTWISE_COMPOSE_PROJECT":       testenv.Get("SHIFTWISE_TEST_COMPOSE_PROJECT"),
+		"DOCKER_HOST":                     dockertest.Host(t),
+		"SHIFTWISE_BACKUP_DIR":            dir,
+		"SHIFTWISE_HEALTH_DISK_PERCENT":   "100",
+		"SHIFTWISE_HEALTH_MEMORY_PERCENT": "100",
+		// The shared demo stack's own logs are not this test's subject.
+		"SHIFTWISE_HEALTH_MAX_ERRORS": "1000000",
+	}
+}
+
+func runWith(env map[string]string, stdin string, args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut, func(k string) string { return env[k] })
+	return code, out.String(), errOut.String()
+}
+
+func TestOneShotExitCodes(t *testing.T) {
+	env := demoEnv(t)
+
+	code, out, stderr := runWith(env, "", "health")
+	if code != 0 || !strings.Contains(out, "Health: PASSED") {
+		t.Fatalf("health on the demo stack: exit %d\n%s%s", code, out, stderr)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String()
+	ln.Close()
+	failing := copyEnv(env, "SHIFTWISE_API_URL", down)
+	if code, out, _ := runWith(failing, "", "/shiftwise", "health"); code != 1 || !strings.Contains(out, "Health: FAILED (1 of") {
+		t.Errorf("health with the api down: exit %d\n%s", code, out)
+	}
+
+	for _, args := range [][]string{{"helth"}, {"health", "--bogus"}, {"health", "extra"}, {"health", "--timeout", "x"}, {"rm -rf /; health"}} {
+		if code, out, _ := runWith(env, "", args...); code != 2 || !strings.Contains(out, "Usage error") {
+			t.Errorf("%q: exit %d, want 2\n%s", args, code, out)
+		}
+	}
+
+	policy := filepath.Join(t.TempDir(), "policy.csv")
+	if err := os.WriteFile(policy, []byte("g, level2, level1\ng, console:someone-else, level1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ := runWith(copyEnv(env, "SHIFTWISE_POLICY", policy), "", "-user", "alice", "health"); code != 3 || !strings.Contains(out, "needs Level 1") {
+		t.Errorf("health without a level: exit %d, want 3\n%s", code, out)
+	}
+	if code, out, _ := runWith(copyEnv(env, "SHIFTWISE_POLICY", policy), "", "-user", "alice", "help"); code != 0 || !strings.Contains(out, "needs Level 1") {
+		t.Errorf("help without a level: exit %d\n%s", code, out)
+	}
+}
+
+func TestStartupErrorsNameTheSetting(t *testing.T) {
+	cases := map[string]map[string]string{
+		"SHIFTWISE_HEALTH_DISK_PERCENT": {"SHIFTWISE_HEALTH_DISK_PERCENT": "180"},
+		"SHIFTWISE_HEALTH_TIMEOUT":      {"SHIFTWISE_HEALTH_TIMEOUT": "soon"},
+		"SHIFTWISE_API_URL":             {"SHIFTWISE_API_URL": "ftp://x"},
+		"SLACK_BOT_TOKEN":               {"SLACK_APP_TOKEN": "xapp-1"},
+		"SHIFTWISE_POLICY":              {"SHIFTWISE_POLICY": "/nonexistent/policy.csv"},
+	}
+	for name, env := range cases {
+		code, _, stderr := runWith(env, "", "health")
+		if code == 0 || !strings.Contains(stderr, name) {
+			t.Errorf("%s: exit %d, stderr %q", name, code, stderr)
+		}
+	}
+	if code, _, stderr := runWith(nil, "", "-user", "a;b", "health"); code != 2 || !strings.Contains(stderr, "-user") {
+		t.Errorf("bad -user: exit %d %q", code, stderr)
+	}
+	if code, _, _ := runWith(nil, "", "-nope"); code != 2 {
+		t.Errorf("unknown flag: exit %d", code)
+	}
+}
+
+func TestSecretsNeverReachOutput(t *testing.T) {
+	env := map[string]string{
+		"SHIFTWISE_TARGET_DB_URL":    "postgres://shiftwise:Sup3rSecretPw@127.0.0.1:1/shiftwise",
+		"SHIFTWISE_TARGET_REDIS_URL": "redis://:R3disSecretPw@127.0.0.1:1/0",
+		"SHIFTWISE_LOG_LEVEL":        "debug",
+	}
+	_, out, stderr := runWith(env, "", "health", "--timeout", "500ms")
+	for _, secret := range []string{"Sup3rSecretPw", "R3disSecretPw"} {
+		if strings.Contains(out+stderr, secret) {
+			t.Errorf("output leaks %s:\n%s\n%s", secret, out, stderr)
+		}
+	}
+}
+
+func TestConsoleThroughAPipe(t *testing.T) {
+	env := demoEnv(t)
+	bin := filepath.Join(t.TempDir(), "shiftwise-bot")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-user", "pipe-tester")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, "PATH="+os.Getenv("PATH"))
+	cmd.Stdin = strings.NewReader("help\n/shiftwise health\nhelth\n\"unclosed\n" + strings.Repeat("x", 100*1024) + "\n")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) || err != nil {
+		t.Fatalf("console exit: %v\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{"Commands you may run", "Health: PASSED", `Did you mean "health"?`, "A quote is not closed", "limit is 4096", "console:pipe-tester"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("console output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "shiftwise>") {
+		t.Error("a pipe gets no prompt")
+	}
+}
+
+func copyEnv(env map[string]string, k, v string) map[string]string {
+	c := map[string]string{}
+	for a, b := range env {
+		c[a] = b
+	}
+	c[k] = v
+	return c
+}
