@@ -140,25 +140,40 @@ func (h *Health) Command() bot.Command {
 	}
 }
 
+// healthRun is the state one `health` shares between its checks: the
+// project's containers are listed once, so the containers and error-lines
+// checks judge the same snapshot and the engine is asked once.
+type healthRun struct {
+	*Health
+	once sync.Once
+	list []docker.Container
+	err  error
+}
+
+func (r *healthRun) containerList(ctx context.Context) ([]docker.Container, error) {
+	r.once.Do(func() { r.list, r.err = r.Docker.Containers(ctx) })
+	return r.list, r.err
+}
+
 // checks lists the probes in the runbook's order.
-func (h *Health) checks() []healthCheck {
+func (r *healthRun) checks() []healthCheck {
 	return []healthCheck{
-		{"api /health", func(ctx context.Context) []bot.Check { return h.http(ctx, "api /health", h.APIURL) }},
-		{"frontend /health", func(ctx context.Context) []bot.Check { return h.http(ctx, "frontend /health", h.FrontendURL) }},
-		{"containers", h.containers},
-		{"error lines", h.errorLines},
-		{"latest backup", h.backup},
-		{"disk", h.disk},
-		{"memory", h.memory},
-		{"postgres", h.postgres},
-		{"redis", h.redis},
+		{"api /health", func(ctx context.Context) []bot.Check { return r.http(ctx, "api /health", r.APIURL) }},
+		{"frontend /health", func(ctx context.Context) []bot.Check { return r.http(ctx, "frontend /health", r.FrontendURL) }},
+		{"containers", r.containers},
+		{"error lines", r.errorLines},
+		{"latest backup", r.backup},
+		{"disk", r.disk},
+		{"memory", r.memory},
+		{"postgres", r.postgres},
+		{"redis", r.redis},
 	}
 }
 
 // CheckNames lists the probes, for benchmarks that run one alone.
 func (h *Health) CheckNames() []string {
 	var names []string
-	for _, c := range h.checks() {
+	for _, c := range (&healthRun{Health: h}).checks() {
 		names = append(names, c.name)
 	}
 	return names
@@ -166,7 +181,7 @@ func (h *Health) CheckNames() []string {
 
 // RunCheck runs one probe alone, with the usual deadline.
 func (h *Health) RunCheck(ctx context.Context, name string) []bot.Check {
-	for _, c := range h.checks() {
+	for _, c := range (&healthRun{Health: h}).checks() {
 		if c.name == name {
 			return runBounded(ctx, c, h.Limits.CheckTimeout)
 		}
@@ -177,7 +192,7 @@ func (h *Health) RunCheck(ctx context.Context, name string) []bot.Check {
 // Run performs every check concurrently, each under its own deadline, and
 // returns within that deadline plus a little bookkeeping.
 func (h *Health) Run(ctx context.Context, timeout time.Duration) bot.Message {
-	checks := h.checks()
+	checks := (&healthRun{Health: h}).checks()
 	results := make([][]bot.Check, len(checks))
 	var wg sync.WaitGroup
 	for i, c := range checks {
@@ -267,9 +282,9 @@ func (h *Health) http(ctx context.Context, name, base string) []bot.Check {
 	return []bot.Check{c}
 }
 
-func (h *Health) containers(ctx context.Context) []bot.Check {
+func (h *healthRun) containers(ctx context.Context) []bot.Check {
 	const name, threshold = "containers", "all Up, none unhealthy"
-	list, err := h.Docker.Containers(ctx)
+	list, err := h.containerList(ctx)
 	if err != nil {
 		return failed(name, threshold, "%s", reason(ctx, err))
 	}
@@ -305,10 +320,10 @@ func (h *Health) containers(ctx context.Context) []bot.Check {
 	return []bot.Check{c}
 }
 
-func (h *Health) errorLines(ctx context.Context) []bot.Check {
+func (h *healthRun) errorLines(ctx context.Context) []bot.Check {
 	name := fmt.Sprintf("error lines (%s)", human(h.Limits.LogWindow))
 	threshold := fmt.Sprintf("< %d", h.Limits.ErrorLines)
-	list, err := h.Docker.Containers(ctx)
+	list, err := h.containerList(ctx)
 	if err != nil {
 		return failed(name, threshold, "%s", reason(ctx, err))
 	}

@@ -30,7 +30,7 @@ var realDump struct {
 }
 
 // writeRealDump puts a real pg_dump of the operated database into dir.
-func writeRealDump(t *testing.T, dir, name string) string {
+func writeRealDump(t testing.TB, dir, name string) string {
 	t.Helper()
 	dbURL := testenv.TargetDB(t)
 	realDump.once.Do(func() {
@@ -94,7 +94,7 @@ func newStack(t *testing.T, services ...dockertest.Service) *stack {
 	return &stack{h: h, project: p}
 }
 
-func openDB(t *testing.T, u string) *postgres.DB {
+func openDB(t testing.TB, u string) *postgres.DB {
 	t.Helper()
 	db, err := postgres.Open(context.Background(), u)
 	if err != nil {
@@ -104,7 +104,7 @@ func openDB(t *testing.T, u string) *postgres.DB {
 	return db
 }
 
-func openCache(t *testing.T, u string) *redis.Cache {
+func openCache(t testing.TB, u string) *redis.Cache {
 	t.Helper()
 	c, err := redis.Open(u)
 	if err != nil {

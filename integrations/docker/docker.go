@@ -13,12 +13,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 )
@@ -34,6 +36,7 @@ const (
 const (
 	defaultCallTimeout = 15 * time.Second // ping, info, list, inspect
 	defaultLogsTimeout = 2 * time.Minute  // reading a day of logs
+	dataRootTTL        = 10 * time.Minute // how long DataRoot trusts /info
 )
 
 // Client reads the state of one compose project from the Docker Engine.
@@ -43,6 +46,10 @@ type Client struct {
 	host       string
 	project    string
 	negotiated atomic.Bool
+
+	rootMu sync.Mutex // guards root and rootAt, the cached DataRoot
+	root   string
+	rootAt time.Time
 }
 
 // New returns a client for the engine at host (a DOCKER_HOST value such as
@@ -90,9 +97,8 @@ type Container struct {
 	// healthcheck or is not running (Docker keeps a stale value then).
 	Health string
 	// Status is Docker's human text, e.g. "Up 5 minutes (healthy)".
-	Status    string
-	ExitCode  int
-	StartedAt time.Time // zero when it never started
+	Status   string
+	ExitCode int // of an exited container
 }
 
 // Ping checks that the engine answers, negotiating the API version.
@@ -118,7 +124,16 @@ func (c *Client) negotiate(ctx context.Context) error {
 }
 
 // DataRoot returns the engine's data directory (docker info's DockerRootDir).
+//
+// The engine's /info is slow (tens of milliseconds: it counts images and
+// asks its runtimes) and the data root only changes with a daemon restart,
+// so a successful answer is kept for dataRootTTL.
 func (c *Client) DataRoot(ctx context.Context) (string, error) {
+	c.rootMu.Lock()
+	defer c.rootMu.Unlock()
+	if c.root != "" && time.Since(c.rootAt) < dataRootTTL {
+		return c.root, nil
+	}
 	ctx, cancel := withDefaultTimeout(ctx, defaultCallTimeout)
 	defer cancel()
 	if err := c.negotiate(ctx); err != nil {
@@ -131,7 +146,8 @@ func (c *Client) DataRoot(ctx context.Context) (string, error) {
 	if res.Info.DockerRootDir == "" {
 		return "", fmt.Errorf("docker: info from %s has no DockerRootDir", c.host)
 	}
-	return res.Info.DockerRootDir, nil
+	c.root, c.rootAt = res.Info.DockerRootDir, time.Now()
+	return c.root, nil
 }
 
 // Containers returns every container of the project, running or not,
@@ -154,16 +170,7 @@ func (c *Client) Containers(ctx context.Context) ([]Container, error) {
 		if s.Labels[LabelProject] != c.project { // the filter already did this; be sure
 			continue
 		}
-		// The list lacks exit code, start time and (before API 1.52)
-		// health: inspect each container. A project has a handful.
-		res, err := c.api.ContainerInspect(ctx, s.ID, client.ContainerInspectOptions{})
-		if cerrdefs.IsNotFound(err) {
-			continue // removed since the list
-		}
-		if err != nil {
-			return nil, fmt.Errorf("docker: inspect container %s of project %s: %w", shortID(s.ID), c.project, err)
-		}
-		out = append(out, fromInspect(s, res.Container))
+		out = append(out, fromSummary(s))
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Service != out[j].Service {
@@ -174,33 +181,33 @@ func (c *Client) Containers(ctx context.Context) ([]Container, error) {
 	return out, nil
 }
 
-func fromInspect(s container.Summary, in container.InspectResponse) Container {
+// Docker's status text, as `docker ps` shows it: "Up 5 minutes (healthy)",
+// "Up 2 seconds (health: starting)", "Exited (137) 3 hours ago". Before API
+// 1.52 the list has no health or exit code fields, and this text is where
+// the engine states them; reading it saves an inspect per container, which
+// is most of the cost of a health check on a busy engine.
+var (
+	healthInStatus = regexp.MustCompile(`\((healthy|unhealthy|health: starting)\)`)
+	exitInStatus   = regexp.MustCompile(`^Exited \((-?\d+)\)`)
+)
+
+func fromSummary(s container.Summary) Container {
 	ct := Container{
 		ID:      s.ID,
 		Service: s.Labels[LabelService],
 		Image:   s.Image,
 		State:   string(s.State),
 		Status:  s.Status,
-		Name:    strings.TrimPrefix(in.Name, "/"),
 	}
-	if ct.Name == "" && len(s.Names) > 0 {
+	if len(s.Names) > 0 {
 		ct.Name = strings.TrimPrefix(s.Names[0], "/")
 	}
-	if in.Config != nil && in.Config.Image != "" {
-		ct.Image = in.Config.Image
+	running := s.State == container.StateRunning || s.State == container.StatePaused
+	if m := healthInStatus.FindStringSubmatch(s.Status); m != nil && running {
+		ct.Health = strings.TrimPrefix(m[1], "health: ")
 	}
-	if st := in.State; st != nil {
-		if st.Status != "" {
-			ct.State = string(st.Status) // fresher than the list
-		}
-		ct.ExitCode = st.ExitCode
-		if t, err := time.Parse(time.RFC3339Nano, st.StartedAt); err == nil && t.Year() > 1 {
-			ct.StartedAt = t
-		}
-		running := st.Status == container.StateRunning || st.Status == container.StatePaused
-		if running && st.Health != nil && st.Health.Status != container.NoHealthcheck {
-			ct.Health = string(st.Health.Status)
-		}
+	if m := exitInStatus.FindStringSubmatch(s.Status); m != nil {
+		ct.ExitCode, _ = strconv.Atoi(m[1])
 	}
 	return ct
 }

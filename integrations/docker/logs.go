@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -36,12 +37,6 @@ func (c *Client) CountLogLines(ctx context.Context, containerID string, since ti
 	if err := c.negotiate(ctx); err != nil {
 		return fail("read logs", err)
 	}
-	in, err := c.api.ContainerInspect(ctx, containerID, client.ContainerInspectOptions{})
-	if err != nil {
-		return fail("inspect before reading logs", err)
-	}
-	tty := in.Container.Config != nil && in.Container.Config.Tty
-
 	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true}
 	if !since.IsZero() {
 		opts.Since = since.UTC().Format(time.RFC3339Nano)
@@ -54,10 +49,11 @@ func (c *Client) CountLogLines(ctx context.Context, containerID string, since ti
 
 	stdout := &lineCounter{match: match}
 	stderr := &lineCounter{match: match}
-	if tty {
-		_, err = io.Copy(stdout, rc)
+	br := bufio.NewReaderSize(rc, 32<<10)
+	if multiplexed(br) {
+		_, err = stdcopy.StdCopy(stdout, stderr, br)
 	} else {
-		_, err = stdcopy.StdCopy(stdout, stderr, rc)
+		_, err = io.Copy(stdout, br)
 	}
 	if err != nil {
 		return fail("read logs", err)
@@ -65,6 +61,19 @@ func (c *Client) CountLogLines(ctx context.Context, containerID string, since ti
 	stdout.flush()
 	stderr.flush()
 	return stdout.total + stderr.total, stdout.matched + stderr.matched, nil
+}
+
+// multiplexed tells a log stream of a container without a TTY, framed by
+// the engine as [stream 0-2, 0, 0, 0, size(4)] + payload, from the raw
+// stream of a TTY container, by peeking at its first frame header: no
+// text log starts with a byte below 3 followed by three NULs. Peeking
+// saves an inspect per container.
+func multiplexed(br *bufio.Reader) bool {
+	h, err := br.Peek(8)
+	if err != nil {
+		return false // fewer than 8 bytes: no frame, read it raw
+	}
+	return h[0] <= 2 && h[1] == 0 && h[2] == 0 && h[3] == 0
 }
 
 // lineCounter is an io.Writer that counts the lines written to it and the
