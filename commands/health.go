@@ -26,7 +26,7 @@ import (
 // Containers is what health needs of the Docker Engine.
 type Containers interface {
 	Containers(ctx context.Context) ([]docker.Container, error)
-	CountLogLines(ctx context.Context, containerID string, since time.Time, match func([]byte) bool) (total, matched int, err error)
+	LogScanner
 	DataRoot(ctx context.Context) (string, error)
 }
 
@@ -102,6 +102,8 @@ type Health struct {
 	BackupDir   string
 	Limits      HealthLimits
 	Now         func() time.Time
+
+	errors errorCounter // incremental error-line counts across runs
 }
 
 // healthCheck is one named probe producing one or more lines.
@@ -327,7 +329,8 @@ func (h *healthRun) errorLines(ctx context.Context) []bot.Check {
 	if err != nil {
 		return failed(name, threshold, "%s", reason(ctx, err))
 	}
-	since := h.now().Add(-h.Limits.LogWindow)
+	now := h.now()
+	defer h.errors.forget(now.Add(-h.Limits.LogWindow))
 	type count struct {
 		service string
 		n       int
@@ -339,7 +342,7 @@ func (h *healthRun) errorLines(ctx context.Context) []bot.Check {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, n, err := h.Docker.CountLogLines(ctx, c.ID, since, ContainsError)
+			n, err := h.errors.count(ctx, h.Docker, c.ID, now, h.Limits.LogWindow, ContainsError)
 			counts[i] = count{c.Service, n, err}
 		}()
 	}
@@ -490,6 +493,17 @@ func (h *Health) memory(ctx context.Context) []bot.Check {
 
 func (h *Health) postgres(ctx context.Context) []bot.Check {
 	const name = "postgres"
+	// Readiness takes a fresh connection (pg_isready's meaning); the
+	// connection count goes over the pool. Ask both at once.
+	type counted struct {
+		c   postgres.Connections
+		err error
+	}
+	connc := make(chan counted, 1)
+	go func() {
+		c, err := h.DB.Connections(ctx)
+		connc <- counted{c, err}
+	}()
 	r, err := h.DB.Ready(ctx)
 	if err != nil && !r.Accepting {
 		return failed(name, "accepting connections", "%s", reason(ctx, err))
@@ -506,7 +520,8 @@ func (h *Health) postgres(ctx context.Context) []bot.Check {
 	if err != nil { // accepting, but we cannot log in
 		return []bot.Check{ready, {Name: connName, Status: bot.StatusFailed, Threshold: threshold, Value: reason(ctx, err)}}
 	}
-	conns, err := h.DB.Connections(ctx)
+	got := <-connc
+	conns, err := got.c, got.err
 	if err != nil {
 		return []bot.Check{ready, {Name: connName, Status: bot.StatusFailed, Threshold: threshold, Value: reason(ctx, err)}}
 	}

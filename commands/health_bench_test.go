@@ -17,7 +17,8 @@ import (
 // BenchmarkHealth measures, on the running demo stack and in one run: each
 // check alone (check=<name>), the whole `health` (health), and the
 // runbook's Daily Health Check done by hand as shell commands one after
-// another (runbook-shell). scripts/bench.sh turns the results into
+// another (runbook-shell); and health as a freshly started bot runs it,
+// reading the whole day of logs (health-first-run). scripts/bench.sh turns the results into
 // medians and ratios for the README.
 func BenchmarkHealth(b *testing.B) {
 	dc, err := docker.New(dockertest.Host(b), testenv.Get("SHIFTWISE_TEST_COMPOSE_PROJECT"))
@@ -27,11 +28,14 @@ func BenchmarkHealth(b *testing.B) {
 	defer dc.Close()
 	dir := b.TempDir()
 	writeRealDump(b, dir, "shiftwise_bench.sql")
-	h := &Health{
-		APIURL: testenv.DemoAPI(b), FrontendURL: testenv.DemoFrontend(b), HTTP: &http.Client{},
-		Docker: dc, DB: openDB(b, testenv.TargetDB(b)), Cache: openCache(b, testenv.TargetRedis(b)),
-		BackupDir: dir, Limits: DefaultHealthLimits(),
+	db, cache := openDB(b, testenv.TargetDB(b)), openCache(b, testenv.TargetRedis(b))
+	newHealth := func() *Health {
+		return &Health{
+			APIURL: testenv.DemoAPI(b), FrontendURL: testenv.DemoFrontend(b), HTTP: &http.Client{},
+			Docker: dc, DB: db, Cache: cache, BackupDir: dir, Limits: DefaultHealthLimits(),
+		}
 	}
+	h := newHealth()
 	ctx := context.Background()
 	for _, name := range h.CheckNames() {
 		b.Run("check="+strings.ReplaceAll(name, " ", "_"), func(b *testing.B) {
@@ -47,6 +51,14 @@ func BenchmarkHealth(b *testing.B) {
 	b.Run("health", func(b *testing.B) {
 		for b.Loop() {
 			if m := h.Run(ctx, h.Limits.CheckTimeout); len(m.Checks) < 9 {
+				b.Fatalf("health returned %d checks", len(m.Checks))
+			}
+		}
+	})
+	// A bot that just started reads the whole day of logs once.
+	b.Run("health-first-run", func(b *testing.B) {
+		for b.Loop() {
+			if m := newHealth().Run(ctx, h.Limits.CheckTimeout); len(m.Checks) < 9 {
 				b.Fatalf("health returned %d checks", len(m.Checks))
 			}
 		}

@@ -442,3 +442,56 @@ func TestRefusedPortFailsWithoutWaiting(t *testing.T) {
 		})
 	}
 }
+
+func TestScanLogsGivesTimesForIncrementalReads(t *testing.T) {
+	t.Parallel()
+	p := dockertest.StartProject(t, dockertest.Service{
+		Name:  "api",
+		Ports: []string{"3000"},
+		Cmd:   []string{"serve", "-addr", ":3000", "-out", "first", "-err", "ERROR second"},
+	})
+	api := p.Service("api")
+	c := newClient(t, p.Name)
+	type line struct {
+		ts   time.Time
+		text string
+	}
+	scan := func(since time.Time) []line {
+		var out []line
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := c.ScanLogs(ctx, api.ID, since, func(ts time.Time, l []byte) { out = append(out, line{ts, string(l)}) }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	waitLines(t, c, api.ID, time.Time{}, nil, 2)
+	first := scan(time.Time{})
+	if len(first) != 2 {
+		t.Fatalf("start-up log: %+v, want 2 lines", first)
+	}
+	texts := []string{first[0].text, first[1].text}
+	slices.Sort(texts)
+	if !slices.Equal(texts, []string{"ERROR second", "first"}) {
+		t.Errorf("texts %q: the timestamp must be cut off", texts)
+	}
+	for _, l := range first {
+		if l.ts.IsZero() || time.Since(l.ts) > time.Minute {
+			t.Errorf("line %q has time %v, want a recent engine timestamp", l.text, l.ts)
+		}
+	}
+	last := first[0].ts
+	if first[1].ts.After(last) {
+		last = first[1].ts
+	}
+	post(t, api.URL("3000"), "/control/log", url.Values{"stream": {"stdout"}, "n": {"2"}, "text": {"later"}})
+	waitLines(t, c, api.ID, time.Time{}, nil, 4)
+	for _, l := range scan(last) {
+		if l.ts.Before(last) {
+			t.Errorf("since %v returned the older line %q at %v", last, l.text, l.ts)
+		}
+	}
+	if n := len(scan(last.Add(time.Nanosecond))); n != 2 {
+		t.Errorf("after the last seen line: %d lines, want the 2 new ones", n)
+	}
+}

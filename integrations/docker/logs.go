@@ -26,6 +26,28 @@ const maxMatchLine = 64 << 10
 // the log is one raw stream. The context bounds the whole read; without a
 // deadline a default of two minutes applies.
 func (c *Client) CountLogLines(ctx context.Context, containerID string, since time.Time, match func(line []byte) bool) (total, matched int, err error) {
+	return c.readLogs(ctx, containerID, since, false, match)
+}
+
+// ScanLogs streams the container's stdout and stderr since `since` with
+// the engine's timestamps and calls fn with each line's time and text
+// (without the timestamp, cut at 64 KiB; fn must not keep it). It lets a
+// caller read a log incrementally: remember the last time seen and start
+// from there next time. Deadlines as for CountLogLines.
+func (c *Client) ScanLogs(ctx context.Context, containerID string, since time.Time, fn func(ts time.Time, line []byte)) error {
+	_, _, err := c.readLogs(ctx, containerID, since, true, func(line []byte) bool {
+		stamp, text, ok := bytes.Cut(line, []byte{' '})
+		ts, err := time.Parse(time.RFC3339Nano, string(stamp))
+		if !ok || err != nil {
+			ts, text = time.Time{}, line // not stamped: the engine's own notice
+		}
+		fn(ts, text)
+		return false
+	})
+	return err
+}
+
+func (c *Client) readLogs(ctx context.Context, containerID string, since time.Time, timestamps bool, match func(line []byte) bool) (total, matched int, err error) {
 	ctx, cancel := withDefaultTimeout(ctx, defaultLogsTimeout)
 	defer cancel()
 	fail := func(what string, err error) (int, int, error) {
@@ -37,7 +59,7 @@ func (c *Client) CountLogLines(ctx context.Context, containerID string, since ti
 	if err := c.negotiate(ctx); err != nil {
 		return fail("read logs", err)
 	}
-	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true}
+	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: timestamps}
 	if !since.IsZero() {
 		opts.Since = since.UTC().Format(time.RFC3339Nano)
 	}
