@@ -74,6 +74,17 @@ trap 'exit 130' INT TERM
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
+image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
+
+# Images this run replaced; removed at the end when nothing uses them any more
+# (a container still running the old one keeps it until demo-up recreates it).
+REPLACED=()
+remember_old() {
+	local id
+	id=$(image_id "$1")
+	[ -z "$id" ] || REPLACED+=("$id")
+}
+
 image_hash() {
 	docker image inspect -f "{{index .Config.Labels \"$HASH_LABEL\"}}" "$1" 2>/dev/null || true
 }
@@ -82,7 +93,7 @@ image_hash() {
 sources_hash() {
 	local f
 	for f in "$@"; do
-		printf '%s\n' "${f#"$ROOT"/}"
+		printf '%s\n' "${f##*/}"
 		cat "$f"
 	done | sha256sum | cut -c1-16
 }
@@ -104,25 +115,30 @@ docker_build() {
 	fi
 }
 
+# The app image is keyed by the binary itself (Go builds are reproducible with
+# -trimpath -buildvcs=false): a change elsewhere in the module, or a new
+# commit, rebuilds nothing and so recreates no container.
 build_app() {
-	local files hash tmp t0
-	mapfile -t files < <(find "$ROOT/cmd/shiftwise-demo" -name '*.go' ! -name '*_test.go' | sort)
-	files+=("$ROOT/go.mod" "$ROOT/go.sum" "$DEMO/Dockerfile.app")
-	hash=$(sources_hash "${files[@]}")
-	if ! needs_build "$APP_IMAGE" "$hash"; then
-		say "$APP_IMAGE is up to date (sources $hash)"
+	local hash tmp t0 gobin
+	gobin=$(command -v go || echo /usr/local/go/bin/go)
+	if [ ! -x "$gobin" ]; then
+		image_exists "$APP_IMAGE" || die "go is needed to build $APP_IMAGE"
+		say "go not found: keeping $APP_IMAGE as it is"
 		return
 	fi
-	command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || die "go is needed to build $APP_IMAGE"
-	local gobin
-	gobin=$(command -v go || echo /usr/local/go/bin/go)
 	t0=$SECONDS
-	say "building $APP_IMAGE (static shiftwise-demo, sources $hash)"
 	tmp=$(mktemp -d)
 	TMPS+=("$tmp")
-	(cd "$ROOT" && CGO_ENABLED=0 GOOS=linux "$gobin" build -trimpath -ldflags='-s -w' -o "$tmp/shiftwise-demo" ./cmd/shiftwise-demo) ||
-		die "go build ./cmd/shiftwise-demo failed"
+	(cd "$ROOT" && CGO_ENABLED=0 GOOS=linux "$gobin" build -trimpath -buildvcs=false -ldflags='-s -w' \
+		-o "$tmp/shiftwise-demo" ./cmd/shiftwise-demo) || die "go build ./cmd/shiftwise-demo failed"
 	cp "$DEMO/Dockerfile.app" "$tmp/Dockerfile"
+	hash=$(sources_hash "$tmp/shiftwise-demo" "$tmp/Dockerfile")
+	if ! needs_build "$APP_IMAGE" "$hash"; then
+		say "$APP_IMAGE is up to date (binary $hash)"
+		return
+	fi
+	say "building $APP_IMAGE (static shiftwise-demo, binary $hash)"
+	remember_old "$APP_IMAGE"
 	docker_build "$APP_IMAGE" "$hash" "$tmp"
 	say "built $APP_IMAGE in $((SECONDS - t0)) s"
 }
@@ -161,6 +177,7 @@ build_base() {
 		"$dir"/usr/share/doc/* "$dir"/usr/share/man/* "$dir"/usr/share/info/* \
 		"$dir"/usr/share/locale/* "$dir"/var/log/*.log "$dir"/var/log/apt/* "$dir"/tmp/* "$dir"/var/tmp/*
 	unmount_under "$dir"
+	remember_old "$BASE_IMAGE"
 	say "importing $dir as $BASE_IMAGE ($(du -sh "$dir" | cut -f1))"
 	tar -C "$dir" --numeric-owner --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -c . |
 		docker import \
@@ -196,6 +213,7 @@ build_data() {
 	install -m 0755 "$DEMO/data-entrypoint.sh" "$tmp/rootfs/usr/local/bin/shiftwise-data"
 	install -m 0644 "$DEMO/seed.sql" "$tmp/rootfs/usr/local/share/shiftwise/seed.sql"
 	chmod -R go-w,a+rX "$tmp/rootfs"
+	remember_old "$DATA_IMAGE"
 	docker_build "$DATA_IMAGE" "$hash" "$tmp"
 	say "built $DATA_IMAGE in $((SECONDS - t0)) s"
 }
@@ -203,4 +221,11 @@ build_data() {
 build_app
 build_base
 build_data
+# Newest first: an old data image must go before the old base it was built on.
+for ((i = ${#REPLACED[@]} - 1; i >= 0; i--)); do
+	id=${REPLACED[i]}
+	if ! docker image inspect -f '{{.RepoTags}}' "$id" 2>/dev/null | grep -q ':'; then
+		docker rmi "$id" >/dev/null 2>&1 || true
+	fi
+done
 say "images ready in $((SECONDS - START)) s: $APP_IMAGE $DATA_IMAGE ($BASE_IMAGE)"

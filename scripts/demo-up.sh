@@ -66,6 +66,11 @@ if ! out=$(docker-compose -p "$PROJECT" -f "$COMPOSE_FILE" up -d 2>&1); then
 fi
 # Only what changed: compose says "... is up-to-date" for every untouched service.
 grep -v -e 'is up-to-date$' <<<"$out" || true
+# Demo images replaced by a rebuild were kept while containers used them; now
+# that up has recreated those containers, drop them (with their untagged base).
+for id in $(docker images -q --filter dangling=true --filter label=shiftwise.demo.source-hash); do
+	docker rmi "$id" >/dev/null 2>&1 || true
+done
 
 # post_reset PORT: POST /control/reset to 127.0.0.1:PORT with bash alone (no curl needed).
 post_reset() {

@@ -40,10 +40,10 @@ healthcheck() {
 	case "$role" in
 	postgres)
 		# TCP, not the socket: the initialisation server listens on the socket only.
-		pg_isready -q -h 127.0.0.1 -p 5432 -U shiftwise -d shiftwise -t 3
+		pg_isready -q -h 127.0.0.1 -p 5432 -U shiftwise -d shiftwise -t 2
 		;;
 	redis)
-		[ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]
+		[ "$(timeout 2 redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]
 		;;
 	*)
 		echo "shiftwise-data healthcheck: no role recorded in $ROLE_FILE" >&2
