@@ -38,9 +38,9 @@ type Risk int
 
 // Risks, from harmless to destructive.
 const (
-	ReadOnly Risk = iota // diagnosis: reads, never changes
-	Changes              // resolution: changes the stack, recoverable
-	Destructive          // loses data or takes everything down
+	ReadOnly    Risk = iota // diagnosis: reads, never changes
+	Changes                 // resolution: changes the stack, recoverable
+	Destructive             // loses data or takes everything down
 )
 
 // FlagKind is the type of a flag's value.

@@ -5,8 +5,8 @@
 package permissions
 
 import (
-	_ "embed"
 	"context"
+	_ "embed"
 	"fmt"
 	"os"
 	"strings"
