@@ -34,40 +34,63 @@ type Console struct {
 	Prompt string
 }
 
-// Run answers each line of in on out until EOF, `exit`/`quit`, or ctx ends.
-// Blank lines and lines starting with # are skipped.
+// Run answers each line of in on out until EOF, `exit`/`quit`, or ctx ends
+// (Ctrl-C or SIGTERM: a running command is cancelled through ctx and Run
+// returns without waiting for more input). Blank lines and lines starting
+// with # are skipped.
 func (c *Console) Run(ctx context.Context, in io.Reader, out io.Writer) error {
-	r := bufio.NewReaderSize(in, 64*1024)
+	type input struct {
+		line    string
+		tooLong bool
+		err     error
+	}
+	lines := make(chan input, 1) // the reader never blocks on a Run that has returned
+	next := make(chan struct{})
+	go func() {
+		defer close(lines)
+		r := bufio.NewReaderSize(in, 64*1024)
+		for range next {
+			line, tooLong, err := readLine(r)
+			lines <- input{line, tooLong, err}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer close(next)
 	for {
 		if c.Prompt != "" {
 			fmt.Fprint(out, c.Prompt)
 		}
-		line, tooLong, err := readLine(r)
-		eof := errors.Is(err, io.EOF)
-		if err != nil && !eof {
-			return fmt.Errorf("read input: %w", err)
+		next <- struct{}{}
+		var got input
+		select {
+		case <-ctx.Done():
+			return nil
+		case got = <-lines:
 		}
-		if eof && line == "" && !tooLong {
+		eof := errors.Is(got.err, io.EOF)
+		if got.err != nil && !eof {
+			return fmt.Errorf("read input: %w", got.err)
+		}
+		if eof && got.line == "" && !got.tooLong {
 			if c.Prompt != "" {
 				fmt.Fprintln(out)
 			}
 			return nil
 		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		trimmed := strings.TrimSpace(line)
+		trimmed := strings.TrimSpace(got.line)
 		switch {
-		case tooLong:
+		case got.tooLong:
 			fmt.Fprintf(out, "Usage error: that line is over %d bytes; the limit is %d. Nothing was run.\n\n", maxLine, bot.MaxInputBytes)
 		case trimmed == "" || strings.HasPrefix(trimmed, "#"):
 		case trimmed == "exit" || trimmed == "quit":
 			return nil
 		default:
-			reply := c.Core.Handle(ctx, bot.Request{Subject: c.Subject, Channel: "console", Text: line})
+			reply := c.Core.Handle(ctx, bot.Request{Subject: c.Subject, Channel: "console", Text: got.line})
 			fmt.Fprintln(out, Render(reply.Message))
 		}
-		if eof {
+		if eof || ctx.Err() != nil {
 			return nil
 		}
 	}

@@ -115,3 +115,22 @@ Health: FAILED (1 of 2 checks)
 		t.Errorf("Render:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+func TestRunEndsWhenContextEndsWhileWaitingForInput(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- (&Console{Core: &echo{}, Subject: "console:a"}).Run(ctx, pr, io.Discard)
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run still waits for input after its context ended")
+	}
+}
