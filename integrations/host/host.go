@@ -22,6 +22,9 @@ import (
 type Disk struct {
 	Path  string // as asked
 	Mount string // mount point of the filesystem holding Path
+	// Device identifies the filesystem (st_dev): two mount points of one
+	// filesystem (a bind mount such as Docker's data root) share it.
+	Device uint64
 	Total uint64 // bytes
 	Used  uint64 // bytes: Total minus free blocks, as df
 	Avail uint64 // bytes available to unprivileged users
@@ -42,6 +45,11 @@ func DiskUsage(path string) (Disk, error) {
 		return Disk{}, fmt.Errorf("disk usage of %s: %w", path, err)
 	}
 	d.Mount = mount
+	if fi, err := os.Stat(path); err == nil {
+		if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+			d.Device = uint64(sys.Dev)
+		}
+	}
 	return d, nil
 }
 

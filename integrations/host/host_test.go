@@ -259,3 +259,24 @@ func TestHumanBytesAgreesWithNumfmt(t *testing.T) {
 		}
 	}
 }
+
+func TestDiskUsageDeviceTellsFilesystemsApart(t *testing.T) {
+	root, err := DiskUsage("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp, err := DiskUsage(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc, err := DiskUsage("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if root.Device == 0 || root.Device == proc.Device {
+		t.Errorf("/ and /proc are different filesystems: devices %d and %d", root.Device, proc.Device)
+	}
+	if tmp.Mount == root.Mount && tmp.Device != root.Device {
+		t.Errorf("%s is on the mount of / but has device %d, not %d", tmp.Path, tmp.Device, root.Device)
+	}
+}
