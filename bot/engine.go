@@ -71,6 +71,8 @@ type Options struct {
 	Authorizer Authorizer // required: every request is authorized
 	Redactor   Redactor   // required: every output is redacted
 	Logger     logrus.FieldLogger
+	// Actions route button presses by action ID (see HandleAction).
+	Actions map[string]ActionHandler
 	// Timeout is the default deadline of a command run (default 30 s).
 	Timeout time.Duration
 	Now     func() time.Time
@@ -85,6 +87,7 @@ type Engine struct {
 	log     logrus.FieldLogger
 	timeout time.Duration
 	now     func() time.Time
+	actions map[string]ActionHandler
 }
 
 // NewEngine checks the options and returns an Engine.
@@ -92,7 +95,13 @@ func NewEngine(o Options) (*Engine, error) {
 	if o.Registry == nil || o.Authorizer == nil || o.Redactor == nil {
 		return nil, errors.New("bot: engine needs a registry, an authorizer and a redactor")
 	}
-	e := &Engine{reg: o.Registry, auth: o.Authorizer, red: o.Redactor, log: o.Logger, timeout: o.Timeout, now: o.Now}
+	e := &Engine{reg: o.Registry, auth: o.Authorizer, red: o.Redactor, log: o.Logger, timeout: o.Timeout, now: o.Now, actions: map[string]ActionHandler{}}
+	for id, h := range o.Actions {
+		if !actionID.MatchString(id) || h == nil {
+			return nil, fmt.Errorf("bot: action %q needs a lower-case id and a handler", id)
+		}
+		e.actions[id] = h
+	}
 	if e.log == nil {
 		l := logrus.New()
 		l.Out = discard{}

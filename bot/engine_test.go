@@ -143,3 +143,36 @@ func TestHelpSplitsByLevel(t *testing.T) {
 		t.Errorf("help = %+v", m.Code)
 	}
 }
+
+func TestHandleActionRoutesByID(t *testing.T) {
+	reg, _ := NewRegistry()
+	var got []Action
+	e, err := NewEngine(Options{Registry: reg, Authorizer: allowAll{}, Redactor: maskSecret{}, Actions: map[string]ActionHandler{
+		"demo.press": func(_ context.Context, a Action) (Message, error) {
+			got = append(got, a)
+			return Message{Title: "pressed " + a.Value + " s3cret"}, nil
+		},
+		"demo.boom": func(context.Context, Action) (Message, error) { panic("boom") },
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.HandleAction(context.Background(), Action{ID: "demo.press", Value: "v1", Subject: "slack:U1"})
+	if r.Outcome != OutcomeOK || r.Message.Title != "pressed v1 [REDACTED]" || len(got) != 1 {
+		t.Errorf("press: %+v (%d calls)", r, len(got))
+	}
+	for _, id := range []string{"nope", "", "DEMO.PRESS", "demo.press; rm -rf /"} {
+		if r := e.HandleAction(context.Background(), Action{ID: id}); r.Outcome != OutcomeUsage {
+			t.Errorf("%q: outcome %v, want refused", id, r.Outcome)
+		}
+	}
+	if len(got) != 1 {
+		t.Errorf("refused actions ran: %d calls", len(got))
+	}
+	if r := e.HandleAction(context.Background(), Action{ID: "demo.boom"}); r.Outcome != OutcomeFailed {
+		t.Errorf("panicking handler: %v", r.Outcome)
+	}
+	if _, err := NewEngine(Options{Registry: reg, Authorizer: allowAll{}, Redactor: maskSecret{}, Actions: map[string]ActionHandler{"Bad ID": nil}}); err == nil {
+		t.Error("a bad action id must fail at start")
+	}
+}

@@ -1,0 +1,60 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Action is a button press (Slack block_actions) routed to the core by
+// its action ID. Transports deduplicate redeliveries; the handler decides
+// whether the press is still valid (a stale or forged Value is refused
+// there, never executed).
+type Action struct {
+	ID        string // the button's action_id, e.g. "approval.approve"
+	Value     string // the button's value, as sent back by the client: untrusted
+	Subject   string // who pressed: "slack:U…"
+	Channel   string
+	MessageTS string // the message carrying the button
+	ThreadTS  string
+}
+
+// ActionHandler answers one kind of button press.
+type ActionHandler func(ctx context.Context, a Action) (Message, error)
+
+var actionID = regexp.MustCompile(`^[a-z0-9_.:-]{1,64}$`)
+
+// HandleAction routes a press to the handler registered for its ID. An
+// unknown ID, or an invalid one, is refused and logged; nothing runs.
+func (e *Engine) HandleAction(ctx context.Context, a Action) Reply {
+	log := e.log.WithFields(logrus.Fields{"user": a.Subject, "channel": a.Channel, "action": clip(a.ID, 64)})
+	h := e.actions[a.ID]
+	if !actionID.MatchString(a.ID) || h == nil {
+		log.Warn("unknown action refused")
+		return Reply{Outcome: OutcomeUsage, Message: Message{
+			Title: "Unknown action", Status: StatusFailed,
+			Text: "That button is not one this bot knows (it may be from an older version). Nothing was run.",
+		}}
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	msg, err := func() (m Message, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("action handler crashed: %v", p)
+			}
+		}()
+		return h(ctx, a)
+	}()
+	if err != nil {
+		log.WithField("error", err.Error()).Error("action failed")
+		return Reply{Outcome: OutcomeFailed, Message: e.redact(Message{Title: "Action failed", Status: StatusFailed, Text: err.Error()})}
+	}
+	out := OutcomeOK
+	if msg.Status == StatusFailed {
+		out = OutcomeFailed
+	}
+	return Reply{Outcome: out, Message: e.redact(msg)}
+}
