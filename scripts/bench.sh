@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Benchmarks `health` on the running demo stack (scripts/demo-up.sh) in one
+# run: each check alone, health, health as a freshly started bot, and the
+# runbook's Daily Health Check typed as shell commands. Prints the medians
+# of COUNT runs (default 5) and the two ratios the README quotes:
+#   health / slowest check alone   (goal: at most 1.2)
+#   runbook shell steps / health   (goal: at least 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${COUNT:-5}
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+go test -run '^$' -bench 'BenchmarkHealth' -benchtime "${BENCHTIME:-20x}" -count "$count" ./commands | tee "$raw" | grep -E '^Benchmark' >&2 || true
+grep -q '^BenchmarkHealth/health-' "$raw" || { echo "bench: no results (is the demo stack up? scripts/demo-up.sh)" >&2; exit 1; }
+awk '
+  /^BenchmarkHealth\// {
+    name = $1; sub(/^BenchmarkHealth\//, "", name); sub(/-[0-9]+$/, "", name)
+    v[name] = v[name] " " $3
+  }
+  function median(list,   a, n, i, j, t) {
+    n = split(list, a, " ")
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  END {
+    printf "%-28s %12s\n", "median of runs", "ms/op"
+    slowest = 0
+    for (k in v) {
+      m[k] = median(v[k]) / 1e6
+      if (k ~ /^check=/ && m[k] > slowest) { slowest = m[k]; slowname = k }
+    }
+    n = 0; for (k in m) keys[++n] = k
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (keys[j] < keys[i]) { t = keys[i]; keys[i] = keys[j]; keys[j] = t }
+    for (i = 1; i <= n; i++) printf "%-28s %12.1f\n", keys[i], m[keys[i]]
+    printf "\nslowest check alone: %s, %.1f ms\n", slowname, slowest
+    printf "health / slowest check alone: %.2f (goal <= 1.2)\n", m["health"] / slowest
+    printf "runbook shell steps / health: %.1fx (goal >= 3)\n", m["runbook-shell"] / m["health"]
+    printf "runbook shell steps / health on a fresh bot: %.1fx\n", m["runbook-shell"] / m["health-first-run"]
+  }' "$raw"
