@@ -493,8 +493,9 @@ func (h *Health) memory(ctx context.Context) []bot.Check {
 
 func (h *Health) postgres(ctx context.Context) []bot.Check {
 	const name = "postgres"
-	// Readiness takes a fresh connection (pg_isready's meaning); the
-	// connection count goes over the pool. Ask both at once.
+	// Readiness is pg_isready's start-up probe on a fresh connection; the
+	// connection count and the version come over the pool, logged in. Ask
+	// both at once.
 	type counted struct {
 		c   postgres.Connections
 		err error
@@ -505,25 +506,25 @@ func (h *Health) postgres(ctx context.Context) []bot.Check {
 		connc <- counted{c, err}
 	}()
 	r, err := h.DB.Ready(ctx)
-	if err != nil && !r.Accepting {
+	if err != nil {
 		return failed(name, "accepting connections", "%s", reason(ctx, err))
 	}
 	if !r.Accepting {
 		return failed(name, "accepting connections", "not accepting connections: %s", r.Reason)
 	}
 	ready := bot.Check{Name: name, Status: bot.StatusOK, Threshold: "accepting connections", Value: "accepting connections"}
-	if r.Version != "" {
-		ready.Value += " (PostgreSQL " + r.Version + ")"
-	}
 	connName := "postgres connections"
 	threshold := fmt.Sprintf("< %.0f%% of max_connections", h.Limits.DBConnPercent)
-	if err != nil { // accepting, but we cannot log in
-		return []bot.Check{ready, {Name: connName, Status: bot.StatusFailed, Threshold: threshold, Value: reason(ctx, err)}}
-	}
 	got := <-connc
 	conns, err := got.c, got.err
-	if err != nil {
+	if err != nil { // accepting, but we cannot log in or count
+		if r.Reason != "" { // the server already said why at start-up
+			ready.Value += " (" + r.Reason + ")"
+		}
 		return []bot.Check{ready, {Name: connName, Status: bot.StatusFailed, Threshold: threshold, Value: reason(ctx, err)}}
+	}
+	if conns.Version != "" {
+		ready.Value += " (PostgreSQL " + conns.Version + ")"
 	}
 	pct := 0.0
 	if conns.Max > 0 {

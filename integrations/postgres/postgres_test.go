@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -117,12 +120,23 @@ func TestReadyLiveServer(t *testing.T) {
 		if !r.Accepting || r.Reason != "" {
 			t.Fatalf("Ready = %+v, want accepting without a reason", r)
 		}
+	})
+}
+
+// The version comes with the connection count, from the logged-in pool:
+// Ready's probe has no session to ask.
+func TestConnectionsCarriesVersion(t *testing.T) {
+	forEachServer(t, func(t *testing.T, dbURL string) {
+		c, err := open(t, dbURL).Connections(ctxTimeout(t, 10*time.Second))
+		if err != nil {
+			t.Fatalf("Connections: %v", err)
+		}
 		var want string
 		if err := connect(t, dbURL).QueryRow(context.Background(), "SHOW server_version").Scan(&want); err != nil {
 			t.Fatal(err)
 		}
-		if r.Version != want || !regexp.MustCompile(`^\d+\.\d+`).MatchString(r.Version) {
-			t.Fatalf("Version = %q, want %q (SHOW server_version)", r.Version, want)
+		if c.Version != want || !regexp.MustCompile(`^\d+\.\d+`).MatchString(c.Version) || !strings.HasPrefix(c.Version, "15.") {
+			t.Fatalf("Version = %q, want %q (SHOW server_version) of PostgreSQL 15", c.Version, want)
 		}
 	})
 }
@@ -149,21 +163,26 @@ func TestReadyNamesTheBotInPgStatActivity(t *testing.T) {
 
 func TestReadyRefusedPort(t *testing.T) {
 	port := closedPort(t)
-	db := open(t, fmt.Sprintf("postgres://shiftwise:pw@127.0.0.1:%d/shiftwise?sslmode=disable", port))
-	r, err := within(t, "Ready", func() (postgres.Readiness, error) {
-		return db.Ready(ctxTimeout(t, 10*time.Second))
-	})
-	if err == nil {
-		t.Fatalf("Ready on a closed port = %+v, want an error", r)
-	}
-	if !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Fatalf("Ready error = %v, want connection refused (not a timeout)", err)
-	}
-	if r.Accepting {
-		t.Fatalf("Accepting on a closed port")
-	}
-	if _, err := db.Connections(ctxTimeout(t, 10*time.Second)); !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Fatalf("Connections error = %v, want connection refused", err)
+	// sslmode=prefer (the default) is a TLS attempt and a plain one.
+	for _, mode := range []string{"?sslmode=disable", ""} {
+		t.Run("sslmode="+strings.TrimPrefix(mode, "?sslmode="), func(t *testing.T) {
+			db := open(t, fmt.Sprintf("postgres://shiftwise:pw@127.0.0.1:%d/shiftwise%s", port, mode))
+			r, err := within(t, "Ready", func() (postgres.Readiness, error) {
+				return db.Ready(ctxTimeout(t, 10*time.Second))
+			})
+			if err == nil {
+				t.Fatalf("Ready on a closed port = %+v, want an error", r)
+			}
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Fatalf("Ready error = %v, want connection refused (not a timeout)", err)
+			}
+			if r.Accepting {
+				t.Fatalf("Accepting on a closed port")
+			}
+			if _, err := db.Connections(ctxTimeout(t, 10*time.Second)); !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Fatalf("Connections error = %v, want connection refused", err)
+			}
+		})
 	}
 }
 
@@ -173,7 +192,7 @@ func TestReadyRefusedPort(t *testing.T) {
 func TestSilentServerEndsByDeadline(t *testing.T) {
 	for _, mode := range []string{"?sslmode=disable", ""} {
 		t.Run("sslmode="+strings.TrimPrefix(mode, "?sslmode="), func(t *testing.T) {
-			addr, accepted, _ := silentServer(t)
+			addr, accepted, hungUp := silentServer(t)
 			db := open(t, "postgres://shiftwise:pw@"+addr+"/shiftwise"+mode)
 
 			r, err := within(t, "Ready", func() (postgres.Readiness, error) {
@@ -181,6 +200,15 @@ func TestSilentServerEndsByDeadline(t *testing.T) {
 			})
 			if !errors.Is(err, context.DeadlineExceeded) || r.Accepting {
 				t.Fatalf("Ready = %+v, %v; want not accepting, context deadline exceeded", r, err)
+			}
+			// Ready's own connection is closed, not left to the server.
+			select {
+			case <-hungUp:
+			case <-time.After(hangGuard):
+				t.Fatalf("Ready left its connection to a silent server open")
+			}
+			if n := accepted(); n != 1 {
+				t.Fatalf("Ready made %d connections to a silent server, want 1 (no fallback once the deadline passed)", n)
 			}
 			_, err = within(t, "Connections", func() (postgres.Connections, error) {
 				return db.Connections(ctxTimeout(t, 300*time.Millisecond))
@@ -215,30 +243,79 @@ func TestPoolAbandonsDialToSilentServer(t *testing.T) {
 	}
 }
 
-// Log-in refusals mean the server is up. A role that does not exist is
-// refused whatever pg_hba says (28P01 with a password method, 28000 with
-// trust), so this holds on every server.
-func TestReadyAuthFailureIsDistinct(t *testing.T) {
+// Log-in refusals mean the server is up: Ready, which does not log in,
+// says accepting (pg_isready's meaning) and Connections, which does, says
+// ErrAuth. A role that does not exist is refused whatever pg_hba says
+// (28P01 with a password method, 28000 with trust), so this holds on every
+// server; so does a wrong password for the role the test uses.
+func TestAuthFailureIsReadyButNotConnections(t *testing.T) {
 	forEachServer(t, func(t *testing.T, dbURL string) {
 		u, err := url.Parse(dbURL)
 		if err != nil {
 			t.Fatal(err)
 		}
 		const secret = "Wr0ng-s3cret-pw"
-		u.User = url.UserPassword(fmt.Sprintf("no_such_role_%d", time.Now().UnixNano()), secret)
-		db := open(t, u.String())
+		for _, user := range []string{u.User.Username(), fmt.Sprintf("no_such_role_%d", time.Now().UnixNano())} {
+			t.Run("user="+strings.TrimRight(user, "0123456789"), func(t *testing.T) {
+				u.User = url.UserPassword(user, secret)
+				db := open(t, u.String())
 
-		r, err := db.Ready(ctxTimeout(t, 10*time.Second))
-		if !errors.Is(err, postgres.ErrAuth) {
-			t.Fatalf("Ready error = %v, want ErrAuth", err)
-		}
-		if !r.Accepting || r.Reason == "" {
-			t.Fatalf("Ready = %+v, want accepting with the server's reason", r)
-		}
-		if strings.Contains(err.Error(), secret) {
-			t.Fatalf("error shows the password: %v", err)
+				r, err := db.Ready(ctxTimeout(t, 10*time.Second))
+				if err != nil || !r.Accepting {
+					t.Fatalf("Ready = %+v, %v; want accepting, no error: Ready does not log in", r, err)
+				}
+
+				_, err = db.Connections(ctxTimeout(t, 10*time.Second))
+				if !errors.Is(err, postgres.ErrAuth) {
+					t.Fatalf("Connections error = %v, want ErrAuth", err)
+				}
+				if strings.Contains(err.Error(), secret) {
+					t.Fatalf("error shows the password: %v", err)
+				}
+				if !strings.Contains(err.Error(), "authentication failed") && !strings.Contains(err.Error(), "does not exist") {
+					t.Fatalf("Connections error = %v, want the server's reason", err)
+				}
+			})
 		}
 	})
+}
+
+// Ready never authenticates: a server that asks for SCRAM sees the
+// start-up message, then the client hanging up. No password, no
+// SASLInitialResponse, not a byte of the secret. And a clean hang-up, as
+// pg_isready's, which PostgreSQL does not log: no Terminate (it would log
+// "FATAL: expected SASL response") and no reset (the client read the whole
+// request, so its close is not an RST, which it would log too).
+func TestReadyDoesNotAuthenticate(t *testing.T) {
+	const secret = "N0t-f0r-the-pr0be"
+	for _, mode := range []string{"disable", "prefer"} {
+		t.Run("sslmode="+mode, func(t *testing.T) {
+			f := fakeServer(t, &pgproto3.AuthenticationSASL{AuthMechanisms: []string{"SCRAM-SHA-256"}})
+			db := open(t, "postgres://probe_user:"+secret+"@"+f.addr+"/probe_db?sslmode="+mode)
+			r, err := within(t, "Ready", func() (postgres.Readiness, error) {
+				return db.Ready(ctxTimeout(t, 10*time.Second))
+			})
+			if err != nil || !r.Accepting || r.Reason != "" {
+				t.Fatalf("Ready = %+v, %v; want accepting, no reason, no error", r, err)
+			}
+			conns := f.wait(t, 1)
+			want := []string{"StartupMessage", "hang-up"}
+			if mode == "prefer" {
+				// Declined TLS, then plain on the same connection.
+				want = []string{"SSLRequest", "StartupMessage", "hang-up"}
+			}
+			if got := conns[0].messages; strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Fatalf("the server saw %v, want %v", got, want)
+			}
+			params := conns[0].startup
+			if params["user"] != "probe_user" || params["database"] != "probe_db" || params["application_name"] != "shiftwise-bot" {
+				t.Fatalf("start-up parameters %v, want user, database and application_name shiftwise-bot", params)
+			}
+			if _, ok := params["password"]; ok || strings.Contains(string(conns[0].raw), secret) {
+				t.Fatalf("the password reached the server: %q", conns[0].raw)
+			}
+		})
+	}
 }
 
 // 57P03 comes from a server that is starting up or shutting down, a state
@@ -248,7 +325,7 @@ func TestReadyStartingUp(t *testing.T) {
 	addr := fakeServer(t, &pgproto3.ErrorResponse{
 		Severity: "FATAL", SeverityUnlocalized: "FATAL",
 		Code: "57P03", Message: "the database system is starting up",
-	})
+	}).addr
 	db := open(t, "postgres://shiftwise:pw@"+addr+"/shiftwise")
 	r, err := within(t, "Ready", func() (postgres.Readiness, error) {
 		return db.Ready(ctxTimeout(t, 10*time.Second))
@@ -261,7 +338,49 @@ func TestReadyStartingUp(t *testing.T) {
 	}
 }
 
-func TestReadyOtherRefusalIsNotAuth(t *testing.T) {
+// A refusal at start-up other than 57P03 means the server is up, and its
+// message is the reason: pg_isready says "accepting connections" then. A
+// start-up message without a user name is refused so by every server,
+// before any authentication.
+func TestReadyOtherRefusalIsAccepting(t *testing.T) {
+	forEachServer(t, func(t *testing.T, dbURL string) {
+		u, err := url.Parse(dbURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.User = nil
+		q := u.Query()
+		q.Set("user", "")
+		u.RawQuery = q.Encode()
+		db := open(t, u.String())
+		r, err := db.Ready(ctxTimeout(t, 10*time.Second))
+		if err != nil {
+			t.Fatalf("Ready: %v, want no error for a refusal", err)
+		}
+		if !r.Accepting || !strings.Contains(r.Reason, "no PostgreSQL user name specified") {
+			t.Fatalf("Ready = %+v, want accepting, no user name specified", r)
+		}
+	})
+	for _, e := range []*pgproto3.ErrorResponse{
+		{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "53300", Message: "sorry, too many clients already"},
+		{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "28000", Message: `no pg_hba.conf entry for host "127.0.0.1", user "shiftwise", database "shiftwise", no encryption`},
+	} {
+		t.Run(e.Code, func(t *testing.T) {
+			db := open(t, "postgres://shiftwise:pw@"+fakeServer(t, e).addr+"/shiftwise?sslmode=disable")
+			r, err := within(t, "Ready", func() (postgres.Readiness, error) {
+				return db.Ready(ctxTimeout(t, 10*time.Second))
+			})
+			if err != nil || !r.Accepting || r.Reason != e.Message {
+				t.Fatalf("Ready = %+v, %v; want accepting, %q, no error", r, err, e.Message)
+			}
+		})
+	}
+}
+
+// A database that does not exist is found out only after logging in: the
+// server asks for the password first, so Ready says accepting, as
+// pg_isready does, and Connections reports the refusal, which is not ErrAuth.
+func TestUnknownDatabaseIsNotAuth(t *testing.T) {
 	forEachServer(t, func(t *testing.T, dbURL string) {
 		u, err := url.Parse(dbURL)
 		if err != nil {
@@ -269,14 +388,94 @@ func TestReadyOtherRefusalIsNotAuth(t *testing.T) {
 		}
 		u.Path = fmt.Sprintf("/no_such_db_%d", time.Now().UnixNano())
 		db := open(t, u.String())
-		r, err := db.Ready(ctxTimeout(t, 10*time.Second))
-		if err == nil || errors.Is(err, postgres.ErrAuth) {
-			t.Fatalf("Ready error = %v, want a non-auth refusal", err)
+		if r, err := db.Ready(ctxTimeout(t, 10*time.Second)); err != nil || !r.Accepting {
+			t.Fatalf("Ready = %+v, %v; want accepting", r, err)
 		}
-		if !r.Accepting || !strings.Contains(r.Reason, "does not exist") {
-			t.Fatalf("Ready = %+v, want accepting, database does not exist", r)
+		_, err = db.Connections(ctxTimeout(t, 10*time.Second))
+		if err == nil || errors.Is(err, postgres.ErrAuth) || !strings.Contains(err.Error(), "does not exist") {
+			t.Fatalf("Connections error = %v, want a non-auth refusal: database does not exist", err)
 		}
 	})
+}
+
+// sslmode as libpq has it: require needs the server's "S"; prefer goes on
+// in plain text after "N" on the same connection. The host's PostgreSQL
+// has ssl=on (Debian's snakeoil certificate), the demo stack's ssl=off.
+func TestReadySSLModes(t *testing.T) {
+	t.Run("fake without TLS", func(t *testing.T) {
+		f := fakeServer(t, &pgproto3.AuthenticationMD5Password{Salt: [4]byte{1, 2, 3, 4}})
+		db := open(t, "postgres://shiftwise:pw@"+f.addr+"/shiftwise?sslmode=require")
+		r, err := within(t, "Ready", func() (postgres.Readiness, error) {
+			return db.Ready(ctxTimeout(t, 10*time.Second))
+		})
+		if err == nil || r.Accepting || !strings.Contains(err.Error(), "does not support SSL") {
+			t.Fatalf("Ready with sslmode=require against a server without TLS = %+v, %v; want an error", r, err)
+		}
+		if conns := f.wait(t, 1); strings.Join(conns[0].messages, " ") != "SSLRequest hang-up" {
+			t.Fatalf("the server saw %v, want SSLRequest, then the client hanging up", conns[0].messages)
+		}
+	})
+	for _, c := range []struct {
+		name, url string
+		mode      string
+		ok        bool
+	}{
+		{"host", testenv.BotDB(t), "require", true},
+		{"host", testenv.BotDB(t), "prefer", true},
+		{"host", testenv.BotDB(t), "verify-full", false}, // snakeoil is self-signed
+		{"operated", testenv.TargetDB(t), "prefer", true},
+		{"operated", testenv.TargetDB(t), "require", false},
+	} {
+		t.Run(c.name+"/sslmode="+c.mode, func(t *testing.T) {
+			u, err := url.Parse(c.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := u.Query()
+			q.Set("sslmode", c.mode)
+			u.RawQuery = q.Encode()
+			r, err := open(t, u.String()).Ready(ctxTimeout(t, 10*time.Second))
+			if c.ok && (err != nil || !r.Accepting) {
+				t.Fatalf("Ready = %+v, %v; want accepting", r, err)
+			}
+			if !c.ok && (err == nil || r.Accepting) {
+				t.Fatalf("Ready = %+v, %v; want an error", r, err)
+			}
+		})
+	}
+}
+
+// Unix-socket hosts are dialled as pgconn dials them: DIR/.s.PGSQL.PORT.
+func TestReadyUnixSocket(t *testing.T) {
+	dir, err := os.MkdirTemp("", "pgsock") // short: socket paths are limited to ~100 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	f := fakeServerOn(t, "unix", filepath.Join(dir, ".s.PGSQL.5433"), &pgproto3.AuthenticationOk{})
+	db := open(t, "postgres://shiftwise@/shiftwise?host="+url.QueryEscape(dir)+"&port=5433")
+	r, err := within(t, "Ready", func() (postgres.Readiness, error) {
+		return db.Ready(ctxTimeout(t, 10*time.Second))
+	})
+	if err != nil || !r.Accepting {
+		t.Fatalf("Ready over a unix socket = %+v, %v; want accepting", r, err)
+	}
+	// No SSLRequest on a unix socket, whatever the sslmode (libpq's rule).
+	if conns := f.wait(t, 1); conns[0].messages[0] != "StartupMessage" {
+		t.Fatalf("the server saw %v, want the start-up message first", conns[0].messages)
+	}
+
+	// The host's PostgreSQL listens on Debian's socket directory too.
+	const debianSockets = "/var/run/postgresql"
+	if _, err := os.Stat(filepath.Join(debianSockets, ".s.PGSQL.5432")); err != nil {
+		t.Skipf("no local PostgreSQL socket: %v", err)
+	}
+	db = open(t, "postgres://shiftwise_test@/shiftwise_test?host="+url.QueryEscape(debianSockets))
+	if r, err := db.Ready(ctxTimeout(t, 10*time.Second)); err != nil || !r.Accepting {
+		// Peer authentication refuses a stranger at once: accepting, with
+		// that reason; a trusted user gets AuthenticationOk.
+		t.Fatalf("Ready over %s = %+v, %v; want accepting", debianSockets, r, err)
+	}
 }
 
 func TestConnectionsCountsSessionsByState(t *testing.T) {
@@ -425,43 +624,137 @@ func silentServer(t *testing.T) (addr string, accepted func() int, hungUp <-chan
 	}, closed
 }
 
-// fakeServer speaks the start of the PostgreSQL protocol: it declines
-// SSL, reads the startup message and answers with msg.
-func fakeServer(t *testing.T, msg pgproto3.BackendMessage) string {
+// fakeConn is what a fake server saw from one client connection.
+type fakeConn struct {
+	messages []string          // the client's messages by type, then "hang-up" if it closed
+	startup  map[string]string // the start-up message's parameters
+	raw      []byte            // every byte the client sent
+}
+
+type fake struct {
+	addr  string
+	mu    sync.Mutex
+	conns []*fakeConn
+	done  chan struct{} // once per connection, when it is over
+}
+
+// wait returns what the first n connections saw, once they are over.
+func (f *fake) wait(t *testing.T, n int) []*fakeConn {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	for i := 0; i < n; i++ {
+		select {
+		case <-f.done:
+		case <-time.After(hangGuard):
+			t.Fatalf("fake server: connection %d still open after %v", i+1, hangGuard)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.conns) != n {
+		t.Fatalf("fake server accepted %d connections, want %d", len(f.conns), n)
+	}
+	return f.conns
+}
+
+// recorder keeps a copy of what is read through it.
+type recorder struct {
+	r   io.Reader
+	mu  *sync.Mutex
+	raw *[]byte
+}
+
+func (r recorder) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.mu.Lock()
+	*r.raw = append(*r.raw, p[:n]...)
+	r.mu.Unlock()
+	return n, err
+}
+
+// fakeServer speaks the start of the PostgreSQL protocol on loopback TCP:
+// it declines SSL, reads the start-up message and answers with msg. After
+// an ErrorResponse it hangs up, as PostgreSQL does; after an
+// authentication request it records what the client sends next.
+func fakeServer(t *testing.T, msg pgproto3.BackendMessage) *fake {
+	t.Helper()
+	return fakeServerOn(t, "tcp", "127.0.0.1:0", msg)
+}
+
+func fakeServerOn(t *testing.T, network, address string, msg pgproto3.BackendMessage) *fake {
+	t.Helper()
+	l, err := net.Listen(network, address)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	f := &fake{addr: l.Addr().String(), done: make(chan struct{}, 100)}
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
+			fc := &fakeConn{}
+			f.mu.Lock()
+			f.conns = append(f.conns, fc)
+			f.mu.Unlock()
 			go func(c net.Conn) {
+				defer func() { f.done <- struct{}{} }()
 				defer c.Close()
+				note := func(m string) {
+					f.mu.Lock()
+					fc.messages = append(fc.messages, m)
+					f.mu.Unlock()
+				}
+				received := func(m pgproto3.FrontendMessage, err error) bool {
+					if err != nil {
+						if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+							note("hang-up")
+						} else {
+							note("error: " + err.Error())
+						}
+						return false
+					}
+					note(strings.TrimPrefix(fmt.Sprintf("%T", m), "*pgproto3."))
+					return true
+				}
 				c.SetDeadline(time.Now().Add(hangGuard))
-				be := pgproto3.NewBackend(c, c)
+				be := pgproto3.NewBackend(recorder{c, &f.mu, &fc.raw}, c)
 				for {
 					m, err := be.ReceiveStartupMessage()
-					if err != nil {
+					if !received(m, err) {
 						return
 					}
-					switch m.(type) {
+					switch m := m.(type) {
 					case *pgproto3.SSLRequest, *pgproto3.GSSEncRequest:
 						if _, err := c.Write([]byte("N")); err != nil {
 							return
 						}
 						continue
+					case *pgproto3.StartupMessage:
+						f.mu.Lock()
+						fc.startup = maps.Clone(m.Parameters)
+						f.mu.Unlock()
 					}
-					be.Send(msg)
-					be.Flush()
+					break
+				}
+				be.Send(msg)
+				if be.Flush() != nil {
 					return
+				}
+				if _, ok := msg.(*pgproto3.ErrorResponse); ok {
+					return
+				}
+				if _, ok := msg.(*pgproto3.AuthenticationSASL); ok {
+					be.SetAuthType(pgproto3.AuthTypeSASL)
+				}
+				for { // whatever the client says next, until it hangs up
+					if !received(be.Receive()) {
+						return
+					}
 				}
 			}(c)
 		}
 	}()
-	return l.Addr().String()
+	return f
 }
