@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,8 @@ import (
 // are the contract in DESIGN.md; thresholds default to the runbook's.
 type config struct {
 	SlackAppToken, SlackBotToken, SlackAPIURL string
+	SlackChannels                             []string
+	SlackDMs                                  bool
 
 	APIURL, FrontendURL string
 	TargetDBURL         string
@@ -35,6 +38,8 @@ var settings = []struct{ name, def, what string }{
 	{"SLACK_APP_TOKEN", "", "xapp- token: with SLACK_BOT_TOKEN, run in Slack Socket Mode"},
 	{"SLACK_BOT_TOKEN", "", "xoxb- token"},
 	{"SLACK_API_URL", "", "another Slack Web API base URL (with trailing slash)"},
+	{"SHIFTWISE_SLACK_CHANNELS", "", "comma-separated channel IDs where the bot runs commands (default: every channel it is in)"},
+	{"SHIFTWISE_SLACK_DMS", "false", "run commands in direct messages too"},
 	{"SHIFTWISE_API_URL", "http://localhost:3000", "API base; health at /health"},
 	{"SHIFTWISE_FRONTEND_URL", "http://localhost:3001", "frontend base; health at /health"},
 	{"SHIFTWISE_TARGET_DB_URL", "postgres://shiftwise@localhost:5432/shiftwise", "the ShiftWise database being operated"},
@@ -57,6 +62,8 @@ var settings = []struct{ name, def, what string }{
 	{"SHIFTWISE_HEALTH_DB_CONN_PERCENT", "80", "share of max_connections at which health fails"},
 	{"SHIFTWISE_HEALTH_REDIS_MEMORY_PERCENT", "85", "share of Redis maxmemory at which health fails"},
 }
+
+var slackChannelID = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
 
 // loadConfig reads the environment through getenv. An unusable value
 // stops the bot with the setting named.
@@ -87,6 +94,27 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", name, err))
 		}
+	}
+	for _, ch := range strings.Split(get("SHIFTWISE_SLACK_CHANNELS"), ",") {
+		ch = strings.TrimSpace(ch)
+		if ch == "" {
+			continue
+		}
+		if !slackChannelID.MatchString(ch) {
+			check("SHIFTWISE_SLACK_CHANNELS", fmt.Errorf("%q is not a channel ID (like C0123ABCD; names change, IDs do not)", ch))
+			continue
+		}
+		c.SlackChannels = append(c.SlackChannels, ch)
+	}
+	dms, err := strconv.ParseBool(get("SHIFTWISE_SLACK_DMS"))
+	check("SHIFTWISE_SLACK_DMS", err)
+	c.SlackDMs = dms
+	if c.SlackAPIURL != "" {
+		u, err := url.Parse(c.SlackAPIURL)
+		if err == nil && (u.Scheme != "http" && u.Scheme != "https" || !strings.HasSuffix(u.Path, "/")) {
+			err = fmt.Errorf("must be an http(s) URL ending in /")
+		}
+		check("SLACK_API_URL", err)
 	}
 	for _, name := range []string{"SHIFTWISE_API_URL", "SHIFTWISE_FRONTEND_URL"} {
 		u, err := url.Parse(get(name))

@@ -29,6 +29,7 @@ import (
 
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/bot/console"
+	"github.com/shiftwise/shiftwise-bot/bot/slack"
 	"github.com/shiftwise/shiftwise-bot/commands"
 	"github.com/shiftwise/shiftwise-bot/integrations/docker"
 	"github.com/shiftwise/shiftwise-bot/integrations/postgres"
@@ -112,8 +113,21 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case len(oneShot) > 0:
 		return console.RunOnce(ctx, app.engine, subject, joinArgs(oneShot), stdout)
 	case slackMode:
-		fmt.Fprintln(stderr, "shiftwise-bot: Slack Socket Mode is not part of this build yet; run with -console (or unset the Slack tokens) to use the console.")
-		return exitFailed
+		sb, err := slack.New(slack.Options{
+			AppToken: cfg.SlackAppToken, BotToken: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL,
+			Core: app.engine, Logger: log, Channels: cfg.SlackChannels, DirectMessages: cfg.SlackDMs,
+		})
+		if err != nil {
+			fmt.Fprintln(stderr, "shiftwise-bot:", red.Redact(err.Error()))
+			return exitUsage
+		}
+		log.Info("connecting to Slack (Socket Mode)")
+		if err := sb.Run(ctx); err != nil {
+			log.WithError(err).Error("slack transport stopped")
+			return exitFailed
+		}
+		log.Info("stopped")
+		return exitOK
 	}
 	c := &console.Console{Core: app.engine, Subject: subject}
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {

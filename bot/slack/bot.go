@@ -1,0 +1,462 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/shiftwise/shiftwise-bot/bot"
+)
+
+// Core is what the transport needs of the bot's core.
+type Core interface {
+	Handle(ctx context.Context, req bot.Request) bot.Reply
+	HandleAction(ctx context.Context, a bot.Action) bot.Reply
+}
+
+// Options configure the Slack transport.
+type Options struct {
+	AppToken string // xapp-…: Socket Mode
+	BotToken string // xoxb-…: Web API
+	APIURL   string // another Web API base (with trailing slash); "" = Slack's
+	Core     Core
+	Logger   logrus.FieldLogger
+	// Channels, when not empty, is the allowlist of channel IDs where the
+	// bot runs commands; elsewhere it refuses (ephemeral) and runs nothing.
+	Channels []string
+	// DirectMessages allows commands in direct messages (channel IDs D…).
+	DirectMessages bool
+	// ProgressAfter: a command still running after this gets a progress
+	// message, updated in place with the result (default 1.5 s).
+	ProgressAfter time.Duration
+	// ShutdownTimeout bounds how long running commands may finish after
+	// the bot is told to stop (default 25 s).
+	ShutdownTimeout time.Duration
+	// PostEvery and PostBurst shape each channel's post rate (default one
+	// a second, bursts of 3).
+	PostEvery time.Duration
+	PostBurst int
+	HTTPClient *http.Client
+}
+
+// Bot is the Slack Socket Mode transport.
+type Bot struct {
+	o       Options
+	api     *slack.Client
+	sm      *socketmode.Client
+	log     logrus.FieldLogger
+	once    *once
+	post    *poster
+	allowed map[string]bool
+	running sync.WaitGroup
+	self    string // the bot's user ID, from auth.test
+}
+
+// New checks the options and builds the clients; it does not connect.
+func New(o Options) (*Bot, error) {
+	switch {
+	case !strings.HasPrefix(o.AppToken, "xapp-"):
+		return nil, errors.New("slack: the app-level token must start with xapp-")
+	case !strings.HasPrefix(o.BotToken, "xoxb-"):
+		return nil, errors.New("slack: the bot token must start with xoxb-")
+	case o.Core == nil:
+		return nil, errors.New("slack: no core to hand requests to")
+	}
+	if o.Logger == nil {
+		l := logrus.New()
+		l.Out = discardWriter{}
+		o.Logger = l
+	}
+	if o.ProgressAfter <= 0 {
+		o.ProgressAfter = 1500 * time.Millisecond
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 25 * time.Second
+	}
+	if o.PostEvery <= 0 {
+		o.PostEvery = time.Second
+	}
+	if o.PostBurst <= 0 {
+		o.PostBurst = 3
+	}
+	opts := []slack.Option{slack.OptionAppLevelToken(o.AppToken)}
+	if o.APIURL != "" {
+		opts = append(opts, slack.OptionAPIURL(o.APIURL))
+	}
+	if o.HTTPClient != nil {
+		opts = append(opts, slack.OptionHTTPClient(o.HTTPClient))
+	}
+	api := slack.New(o.BotToken, opts...)
+	b := &Bot{
+		o: o, api: api, log: o.Logger.WithField("transport", "slack"),
+		sm:      socketmode.New(api),
+		once:    newOnce(time.Hour, 100_000),
+		allowed: map[string]bool{},
+	}
+	b.post = newPoster(b.log, o.PostEvery, o.PostBurst)
+	for _, c := range o.Channels {
+		b.allowed[c] = true
+	}
+	return b, nil
+}
+
+type discardWriter struct{}
+
+func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// Run connects and serves until ctx ends; then running commands get
+// ShutdownTimeout to finish and post, and the socket is closed. It
+// returns an error only when Slack refuses the tokens.
+func (b *Bot) Run(ctx context.Context) error {
+	auth, err := b.api.AuthTestContext(ctx)
+	if err != nil {
+		return fmt.Errorf("slack: auth.test with the bot token: %w", err)
+	}
+	b.self = auth.UserID
+	b.log.WithFields(logrus.Fields{"team": auth.Team, "bot_user": auth.UserID}).Info("slack: authenticated")
+
+	// Commands keep running past ctx: they get their own deadlines and,
+	// at shutdown, ShutdownTimeout to finish.
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	smDone := make(chan error, 1)
+	go func() { smDone <- b.sm.RunContext(ctx) }()
+
+	for {
+		select {
+		case evt := <-b.sm.Events:
+			b.dispatch(work, evt)
+		case err := <-smDone:
+			if ctx.Err() == nil {
+				b.shutdown(stopWork)
+				return fmt.Errorf("slack: socket mode: %w", err)
+			}
+			b.shutdown(stopWork)
+			return nil
+		case <-ctx.Done():
+			<-smDone // the socket closes with ctx
+			b.shutdown(stopWork)
+			return nil
+		}
+	}
+}
+
+func (b *Bot) shutdown(stopWork context.CancelFunc) {
+	done := make(chan struct{})
+	go func() { b.running.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(b.o.ShutdownTimeout):
+		b.log.Warn("slack: shutdown deadline passed; cancelling the commands still running")
+		stopWork()
+		<-done
+	}
+	b.post.close()
+}
+
+// dispatch acknowledges every envelope at once, then hands the work to a
+// goroutine: acks never wait for commands or posts.
+func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
+	if evt.Request != nil && evt.Request.EnvelopeID != "" {
+		if err := b.sm.Ack(*evt.Request); err != nil {
+			b.log.WithError(err).Error("slack: ack failed")
+		}
+	}
+	switch evt.Type {
+	case socketmode.EventTypeSlashCommand:
+		cmd, ok := evt.Data.(slack.SlashCommand)
+		if !ok || !b.once.first("envelope:"+evt.Request.EnvelopeID, time.Now()) {
+			return
+		}
+		b.spawn(func() {
+			b.command(ctx, origin{channel: cmd.ChannelID, user: cmd.UserID}, cmd.Text)
+		})
+	case socketmode.EventTypeEventsAPI:
+		b.eventsAPI(ctx, evt)
+	case socketmode.EventTypeInteractive:
+		b.interactive(ctx, evt)
+	case socketmode.EventTypeConnecting, socketmode.EventTypeConnected, socketmode.EventTypeHello:
+		b.log.WithField("event", string(evt.Type)).Debug("slack: socket")
+	case socketmode.EventTypeDisconnect:
+		b.log.Info("slack: Slack asked to reconnect")
+	case socketmode.EventTypeConnectionError:
+		b.log.WithField("error", fmt.Sprint(evt.Data)).Warn("slack: connection failed; retrying with backoff")
+	case socketmode.EventTypeInvalidAuth:
+		b.log.Error("slack: Slack refused the app-level token")
+	case socketmode.EventTypeErrorBadMessage:
+		// slack-go could not parse the envelope (unknown type, wrong JSON
+		// types). Ack it anyway, or Slack redelivers it again and again.
+		if bad, ok := evt.Data.(*socketmode.ErrorBadMessage); ok {
+			var env struct {
+				EnvelopeID string `json:"envelope_id"`
+			}
+			if json.Unmarshal(bad.Message, &env) == nil && env.EnvelopeID != "" {
+				if err := b.sm.AckCtx(ctx, env.EnvelopeID, nil); err != nil {
+					b.log.WithError(err).Error("slack: ack failed")
+				}
+			}
+			b.log.WithField("error", bad.Cause.Error()).Warn("slack: unreadable envelope acked and ignored")
+		}
+	case socketmode.EventTypeIncomingError:
+		b.log.WithField("error", fmt.Sprint(evt.Data)).Warn("slack: unreadable frame ignored")
+	}
+}
+
+func (b *Bot) spawn(fn func()) {
+	b.running.Add(1)
+	go func() {
+		defer b.running.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				b.log.WithField("panic", fmt.Sprint(p)).Error("slack: handler crashed")
+			}
+		}()
+		fn()
+	}()
+}
+
+func (b *Bot) eventsAPI(ctx context.Context, evt socketmode.Event) {
+	ev, ok := evt.Data.(slackevents.EventsAPIEvent)
+	if !ok || evt.Request == nil {
+		return
+	}
+	var outer struct {
+		EventID string `json:"event_id"`
+	}
+	_ = json.Unmarshal(evt.Request.Payload, &outer)
+	key := "event:" + outer.EventID
+	if outer.EventID == "" {
+		key = "envelope:" + evt.Request.EnvelopeID
+	}
+	if !b.once.first(key, time.Now()) {
+		b.log.WithFields(logrus.Fields{"event_id": outer.EventID, "retry_attempt": evt.Request.RetryAttempt}).Info("slack: redelivered event ignored")
+		return
+	}
+	m, ok := ev.InnerEvent.Data.(*slackevents.AppMentionEvent)
+	if !ok || m.User == "" || m.BotID != "" {
+		return
+	}
+	text := b.mentionText(m.Text)
+	b.spawn(func() {
+		b.command(ctx, origin{channel: m.Channel, user: m.User, thread: m.ThreadTimeStamp}, text)
+	})
+}
+
+var mention = regexp.MustCompile(`<@([A-Z0-9]+)(\|[^>]*)?>`)
+
+// mentionText removes the mention of the bot and Slack's escaping from a
+// message's text.
+func (b *Bot) mentionText(text string) string {
+	text = mention.ReplaceAllStringFunc(text, func(m string) string {
+		if sub := mention.FindStringSubmatch(m); sub != nil && sub[1] == b.self {
+			return " "
+		}
+		return m
+	})
+	return strings.TrimSpace(html.UnescapeString(text))
+}
+
+func (b *Bot) interactive(ctx context.Context, evt socketmode.Event) {
+	cb, ok := evt.Data.(slack.InteractionCallback)
+	if !ok || cb.Type != slack.InteractionTypeBlockActions {
+		return
+	}
+	channel := cb.Channel.ID
+	if channel == "" {
+		channel = cb.Container.ChannelID
+	}
+	msgTS := cb.Container.MessageTs
+	if msgTS == "" {
+		msgTS = cb.Message.Timestamp
+	}
+	thread := cb.Message.ThreadTimestamp
+	if thread == "" {
+		thread = msgTS
+	}
+	for _, a := range cb.ActionCallback.BlockActions {
+		if a == nil {
+			continue
+		}
+		// A double click is two envelopes with the same message, action
+		// and value: run it once.
+		if !b.once.first("action:"+msgTS+"|"+a.ActionID+"|"+a.Value, time.Now()) {
+			b.log.WithFields(logrus.Fields{"action": a.ActionID, "user": cb.User.ID}).Info("slack: repeated button press ignored")
+			continue
+		}
+		act := bot.Action{ID: a.ActionID, Value: a.Value, Subject: "slack:" + cb.User.ID, Channel: channel, MessageTS: msgTS, ThreadTS: thread}
+		o := origin{channel: channel, user: cb.User.ID, thread: thread}
+		b.spawn(func() {
+			if !b.permitted(ctx, o) {
+				return
+			}
+			reply := b.o.Core.HandleAction(ctx, act)
+			b.deliver(ctx, o, reply, "")
+		})
+	}
+}
+
+// origin is where a request came from and where its answer goes.
+type origin struct {
+	channel, user string
+	thread        string // answer in this thread; "" = in the channel
+}
+
+// permitted applies the channel allowlist, refusing privately elsewhere.
+func (b *Bot) permitted(ctx context.Context, o origin) bool {
+	dm := strings.HasPrefix(o.channel, "D")
+	switch {
+	case dm && b.o.DirectMessages, !dm && (len(b.allowed) == 0 || b.allowed[o.channel]):
+		return true
+	}
+	text := "I don't run commands in this channel. Ask in one of the ops channels."
+	if dm {
+		text = "I don't run commands in direct messages. Ask in an ops channel."
+	}
+	b.log.WithFields(logrus.Fields{"channel": o.channel, "user": o.user}).Warn("slack: request outside the allowed channels refused")
+	b.ephemeral(ctx, o, "Not here", text)
+	return false
+}
+
+// command runs one command line and posts its result where it was asked.
+func (b *Bot) command(ctx context.Context, o origin, text string) {
+	if !b.permitted(ctx, o) {
+		return
+	}
+	req := bot.Request{Subject: "slack:" + o.user, Channel: o.channel, Text: text}
+	done := make(chan bot.Reply, 1)
+	go func() { done <- b.o.Core.Handle(ctx, req) }()
+	var progressTS string
+	timer := time.NewTimer(b.o.ProgressAfter)
+	defer timer.Stop()
+	var reply bot.Reply
+	select {
+	case reply = <-done:
+	case <-timer.C:
+		progressTS = b.progress(ctx, o, text)
+		reply = <-done
+	}
+	b.deliver(ctx, o, reply, progressTS)
+}
+
+// progress posts "running…" and returns its ts ("" if it could not).
+func (b *Bot) progress(ctx context.Context, o origin, text string) string {
+	name := strings.Fields(text)
+	what := "your command"
+	if len(name) > 0 {
+		what = "`" + clip(name[0], 40) + "`"
+	}
+	msg := fmt.Sprintf(":hourglass_flowing_sand: Running %s for <@%s>…", escape(what), o.user)
+	var ts string
+	err := b.post.do(ctx, o.channel, "chat.postMessage", func(ctx context.Context) error {
+		_, t, err := b.api.PostMessageContext(ctx, o.channel, slack.MsgOptionText(msg, false), slack.MsgOptionTS(o.thread))
+		ts = t
+		return err
+	})
+	if err != nil {
+		b.log.WithError(err).Warn("slack: progress message not posted")
+		return ""
+	}
+	return ts
+}
+
+// deliver posts a reply: refusals and usage errors privately to the
+// asker, results where they were asked (replacing the progress message
+// when there is one), long output in the thread or as a file.
+func (b *Bot) deliver(ctx context.Context, o origin, reply bot.Reply, progressTS string) {
+	r := Render(reply.Message, Context{Who: "<@" + o.user + ">", Where: "<#" + o.channel + ">"})
+	if reply.Outcome == bot.OutcomeUsage || reply.Outcome == bot.OutcomeDenied {
+		if progressTS != "" {
+			b.update(ctx, o, progressTS, Rendered{Text: "Not run: see the private reply."})
+		}
+		b.ephemeralRendered(ctx, o, r)
+		return
+	}
+	ts := progressTS
+	if ts != "" {
+		b.update(ctx, o, ts, r)
+	} else {
+		err := b.post.do(ctx, o.channel, "chat.postMessage", func(ctx context.Context) error {
+			_, t, err := b.api.PostMessageContext(ctx, o.channel, slack.MsgOptionText(r.Text, false), slack.MsgOptionBlocks(r.Blocks...), slack.MsgOptionTS(o.thread))
+			ts = t
+			return err
+		})
+		if err != nil {
+			b.log.WithError(err).Error("slack: result not posted")
+			return
+		}
+	}
+	thread := o.thread
+	if thread == "" {
+		thread = ts
+	}
+	for _, blocks := range r.Replies {
+		err := b.post.do(ctx, o.channel, "chat.postMessage", func(ctx context.Context) error {
+			_, _, err := b.api.PostMessageContext(ctx, o.channel, slack.MsgOptionText(r.Text+" (continued)", false), slack.MsgOptionBlocks(blocks...), slack.MsgOptionTS(thread))
+			return err
+		})
+		if err != nil {
+			b.log.WithError(err).Error("slack: continuation not posted")
+			return
+		}
+	}
+	if r.File != nil {
+		err := b.post.do(ctx, o.channel, "files.upload", func(ctx context.Context) error {
+			_, err := b.api.UploadFileContext(ctx, slack.UploadFileParameters{
+				Channel: o.channel, ThreadTimestamp: thread, Filename: r.File.Name, Title: r.File.Title,
+				Content: string(r.File.Content), FileSize: len(r.File.Content),
+			})
+			return err
+		})
+		if err != nil {
+			b.log.WithError(err).Error("slack: output file not uploaded")
+		}
+	}
+}
+
+func (b *Bot) update(ctx context.Context, o origin, ts string, r Rendered) {
+	err := b.post.do(ctx, o.channel, "chat.update", func(ctx context.Context) error {
+		_, _, _, err := b.api.UpdateMessageContext(ctx, o.channel, ts, slack.MsgOptionText(r.Text, false), slack.MsgOptionBlocks(r.Blocks...))
+		return err
+	})
+	if err != nil {
+		b.log.WithError(err).Error("slack: message not updated")
+	}
+}
+
+func (b *Bot) ephemeral(ctx context.Context, o origin, title, text string) {
+	b.ephemeralRendered(ctx, o, Render(bot.Message{Title: title, Status: bot.StatusFailed, Text: text}, Context{}))
+}
+
+func (b *Bot) ephemeralRendered(ctx context.Context, o origin, r Rendered) {
+	err := b.post.do(ctx, o.channel, "chat.postEphemeral", func(ctx context.Context) error {
+		_, err := b.api.PostEphemeralContext(ctx, o.channel, o.user, slack.MsgOptionText(r.Text, false), slack.MsgOptionBlocks(r.Blocks...), slack.MsgOptionTS(o.thread))
+		return err
+	})
+	if err != nil {
+		b.log.WithError(err).Error("slack: private reply not posted")
+	}
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+func escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
