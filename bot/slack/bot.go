@@ -46,8 +46,8 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// PostEvery and PostBurst shape each channel's post rate (default one
 	// a second, bursts of 3).
-	PostEvery time.Duration
-	PostBurst int
+	PostEvery  time.Duration
+	PostBurst  int
 	HTTPClient *http.Client
 }
 
