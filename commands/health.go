@@ -436,14 +436,14 @@ func (h *Health) disk(ctx context.Context) []bot.Check {
 		targets = append(targets, target{root, "docker data"})
 	}
 	var out []bot.Check
-	seen := map[string]int{} // mount -> index in out
+	seen := map[uint64]int{} // filesystem -> index in out
 	for _, t := range targets {
 		d, err := host.DiskUsage(t.path)
 		if err != nil {
 			out = append(out, bot.Check{Name: "disk " + t.what, Status: bot.StatusWarn, Value: fmt.Sprintf("not visible from the bot: %s", err), Threshold: threshold})
 			continue
 		}
-		if i, ok := seen[d.Mount]; ok {
+		if i, ok := seen[d.Device]; ok {
 			out[i].Name = strings.TrimSuffix(out[i].Name, ")") + ", " + t.what + ")"
 			continue
 		}
@@ -452,7 +452,7 @@ func (h *Health) disk(ctx context.Context) []bot.Check {
 		if d.UsedPercent >= h.Limits.DiskPercent {
 			c.Status = bot.StatusFailed
 		}
-		seen[d.Mount] = len(out)
+		seen[d.Device] = len(out)
 		out = append(out, c)
 	}
 	return out

@@ -440,12 +440,20 @@ func (b *Bot) ephemeral(ctx context.Context, o origin, title, text string) {
 }
 
 func (b *Bot) ephemeralRendered(ctx context.Context, o origin, r Rendered) {
-	err := b.post.do(ctx, o.channel, "chat.postEphemeral", func(ctx context.Context) error {
-		_, err := b.api.PostEphemeralContext(ctx, o.channel, o.user, slack.MsgOptionText(r.Text, false), slack.MsgOptionBlocks(r.Blocks...), slack.MsgOptionTS(o.thread))
-		return err
-	})
-	if err != nil {
-		b.log.WithError(err).Error("slack: private reply not posted")
+	// A private reply has no thread of its own: continuations follow as
+	// further private messages; a file would be public, so it is left out.
+	for _, blocks := range append([][]slack.Block{r.Blocks}, r.Replies...) {
+		err := b.post.do(ctx, o.channel, "chat.postEphemeral", func(ctx context.Context) error {
+			_, err := b.api.PostEphemeralContext(ctx, o.channel, o.user, slack.MsgOptionText(r.Text, false), slack.MsgOptionBlocks(blocks...), slack.MsgOptionTS(o.thread))
+			return err
+		})
+		if err != nil {
+			b.log.WithError(err).Error("slack: private reply not posted")
+			return
+		}
+	}
+	if r.File != nil {
+		b.log.WithField("user", o.user).Warn("slack: a private reply's attached output was not uploaded (files are visible to the channel)")
 	}
 }
 

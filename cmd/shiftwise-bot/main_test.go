@@ -3,16 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/shiftwise/shiftwise-bot/bot/slack/slacktest"
 	"github.com/shiftwise/shiftwise-bot/integrations/docker/dockertest"
 	"github.com/shiftwise/shiftwise-bot/internal/testenv"
+	"github.com/shiftwise/shiftwise-bot/permissions"
 )
 
 // demoEnv points the bot at the demo stack, with a backup dir holding a
@@ -158,4 +163,68 @@ func copyEnv(env map[string]string, k, v string) map[string]string {
 	}
 	c[k] = v
 	return c
+}
+
+// TestSlackEndToEnd runs the real bot, wired as in production, against
+// the Slack fake and the demo stack: `/shiftwise health` is acked in time
+// and answered with a Block Kit result in the channel; a mention inside a
+// thread is answered in that thread.
+func TestSlackEndToEnd(t *testing.T) {
+	env := demoEnv(t)
+	fake := slacktest.New(t)
+	policy := filepath.Join(t.TempDir(), "policy.csv")
+	if err := os.WriteFile(policy, []byte(permissions.ExamplePolicy+"\ng, slack:UOPS, level1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env = copyEnv(env, "SHIFTWISE_POLICY", policy)
+	env["SLACK_APP_TOKEN"], env["SLACK_BOT_TOKEN"], env["SLACK_API_URL"] = fake.AppToken(), fake.BotToken(), fake.APIURL()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var stderr bytes.Buffer
+	go func() {
+		done <- run(ctx, nil, strings.NewReader(""), io.Discard, &stderr, func(k string) string { return env[k] })
+	}()
+	defer func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("bot exit %d after SIGTERM-like cancel\n%s", code, stderr.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("bot did not stop")
+		}
+	}()
+	if err := fake.WaitConnected(1, 10*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+
+	envl := fake.SlashCommand(slacktest.SlashCommand{User: "UOPS", Channel: "C0OPS", Text: "health"})
+	if _, err := fake.WaitAck(envl, 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := fake.WaitMessages("C0OPS", 1, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks []map[string]any
+	if err := json.Unmarshal(msgs[0].Blocks, &blocks); err != nil || len(blocks) < 3 {
+		t.Fatalf("result blocks: %v %s", err, msgs[0].Blocks)
+	}
+	if msgs[0].Ephemeral || !strings.Contains(msgs[0].Text, "Health: PASSED") {
+		t.Errorf("result: %+v", msgs[0])
+	}
+
+	fake.Mention(slacktest.Mention{User: "UOPS", Channel: "C0OPS", Text: "<@" + fake.BotUserID() + "> help health", ThreadTS: msgs[0].TS})
+	msgs, err = fake.WaitMessages("C0OPS", 2, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msgs[1].ThreadTS != msgs[0].TS || !strings.Contains(string(msgs[1].Blocks), "Daily Health Check") {
+		t.Errorf("mention in the thread: %+v", msgs[1])
+	}
+	if v := fake.Violations(); len(v) > 0 {
+		t.Errorf("Slack limits violated: %q", v)
+	}
 }

@@ -25,9 +25,9 @@ type Disk struct {
 	// Device identifies the filesystem (st_dev): two mount points of one
 	// filesystem (a bind mount such as Docker's data root) share it.
 	Device uint64
-	Total uint64 // bytes
-	Used  uint64 // bytes: Total minus free blocks, as df
-	Avail uint64 // bytes available to unprivileged users
+	Total  uint64 // bytes
+	Used   uint64 // bytes: Total minus free blocks, as df
+	Avail  uint64 // bytes available to unprivileged users
 	// UsedPercent is df's Use%: Used/(Used+Avail)*100, so blocks reserved
 	// for root count as neither. df shows it rounded up.
 	UsedPercent float64
