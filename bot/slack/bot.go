@@ -48,6 +48,10 @@ type Options struct {
 	// a second, bursts of 3).
 	PostEvery  time.Duration
 	PostBurst  int
+	// MaxRunning bounds the commands and button presses handled at once
+	// (default 4); more wait their turn. A burst cannot swamp the host's
+	// two cores, the operated services, or the acks of what comes next.
+	MaxRunning int
 	HTTPClient *http.Client
 }
 
@@ -61,6 +65,7 @@ type Bot struct {
 	post    *poster
 	allowed map[string]bool
 	running sync.WaitGroup
+	slots   chan struct{} // MaxRunning tokens
 	self    string // the bot's user ID, from auth.test
 }
 
@@ -91,6 +96,9 @@ func New(o Options) (*Bot, error) {
 	if o.PostBurst <= 0 {
 		o.PostBurst = 3
 	}
+	if o.MaxRunning <= 0 {
+		o.MaxRunning = 4
+	}
 	opts := []slack.Option{slack.OptionAppLevelToken(o.AppToken)}
 	if o.APIURL != "" {
 		opts = append(opts, slack.OptionAPIURL(o.APIURL))
@@ -104,6 +112,7 @@ func New(o Options) (*Bot, error) {
 		sm:      socketmode.New(api),
 		once:    newOnce(time.Hour, 100_000),
 		allowed: map[string]bool{},
+		slots:   make(chan struct{}, o.MaxRunning),
 	}
 	b.post = newPoster(b.log, o.PostEvery, o.PostBurst)
 	for _, c := range o.Channels {
@@ -218,6 +227,8 @@ func (b *Bot) spawn(fn func()) {
 	b.running.Add(1)
 	go func() {
 		defer b.running.Done()
+		b.slots <- struct{}{}
+		defer func() { <-b.slots }()
 		defer func() {
 			if p := recover(); p != nil {
 				b.log.WithField("panic", fmt.Sprint(p)).Error("slack: handler crashed")

@@ -22,7 +22,7 @@ import (
 
 // demoEnv points the bot at the demo stack, with a backup dir holding a
 // real dump and host-dependent thresholds relaxed.
-func demoEnv(t *testing.T) map[string]string {
+func demoEnv(t testing.TB) map[string]string {
 	t.Helper()
 	dir := t.TempDir()
 	dump, err := exec.Command("pg_dump", "--dbname", testenv.TargetDB(t)).Output()
