@@ -46,8 +46,8 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// PostEvery and PostBurst shape each channel's post rate (default one
 	// a second, bursts of 3).
-	PostEvery  time.Duration
-	PostBurst  int
+	PostEvery time.Duration
+	PostBurst int
 	// MaxRunning bounds the commands and button presses handled at once
 	// (default 4); more wait their turn. A burst cannot swamp the host's
 	// two cores, the operated services, or the acks of what comes next.
@@ -66,7 +66,7 @@ type Bot struct {
 	allowed map[string]bool
 	running sync.WaitGroup
 	slots   chan struct{} // MaxRunning tokens
-	self    string // the bot's user ID, from auth.test
+	self    string        // the bot's user ID, from auth.test
 }
 
 // New checks the options and builds the clients; it does not connect.
