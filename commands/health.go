@@ -106,6 +106,11 @@ type Health struct {
 	errors errorCounter // incremental error-line counts across runs
 }
 
+// Follow makes a long-running bot count error lines as containers write
+// them, with followers that live until ctx ends, instead of reading the
+// new part of every log on each health check. One-shot runs do without.
+func (h *Health) Follow(ctx context.Context) { h.errors.startFollowing(ctx) }
+
 // healthCheck is one named probe producing one or more lines.
 type healthCheck struct {
 	name string

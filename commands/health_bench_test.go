@@ -35,8 +35,12 @@ func BenchmarkHealth(b *testing.B) {
 			Docker: dc, DB: db, Cache: cache, BackupDir: dir, Limits: DefaultHealthLimits(),
 		}
 	}
-	h := newHealth()
 	ctx := context.Background()
+	// The running bot follows the logs (main enables it outside one-shot).
+	h := newHealth()
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	defer stopFollowing()
+	h.Follow(followCtx)
 	for _, name := range h.CheckNames() {
 		b.Run("check="+strings.ReplaceAll(name, " ", "_"), func(b *testing.B) {
 			for b.Loop() {

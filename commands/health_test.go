@@ -463,3 +463,42 @@ func TestHealthLimitsValidate(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestHealthFollowsErrorLinesAcrossRestarts(t *testing.T) {
+	s := newStack(t, healthyServices()...)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.h.Follow(ctx)
+	api := s.project.Service("api")
+	logErrors := func(n int, stream string) {
+		u := fmt.Sprintf("%s/control/log?n=%d&level=error&stream=%s&text=boom", api.URL("3000"), n, stream)
+		resp, err := http.Post(u, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	count := func() string { return check(t, s.h.Run(context.Background(), 5*time.Second), "error lines").Value }
+	expect(t, s.h.Run(context.Background(), 5*time.Second), "error lines", bot.StatusOK, "0")
+	logErrors(3, "stdout")
+	waitFor(t, func() bool { return count() == "3 (api 3)" })
+	logErrors(4, "stderr")
+	waitFor(t, func() bool { return count() == "7 (api 7)" })
+
+	// A restart ends the follower's stream; the next run reads the gap
+	// and follows again, counting nothing twice.
+	dockertest.Stop(t, api.ID)
+	dockertest.Start(t, api.ID)
+	dockertest.WaitHealthy(t, api.ID, 30*time.Second)
+	api = s.project.Service("api")
+	ports := dockertest.PublishedPorts(t, api.ID)
+	for _, addr := range ports {
+		api.Ports = map[string]string{"3000/tcp": addr}
+	}
+	logErrors(2, "stdout")
+	waitFor(t, func() bool { return count() == "9 (api 9)" })
+	time.Sleep(500 * time.Millisecond)
+	if got := count(); got != "9 (api 9)" {
+		t.Errorf("after the restart: %q, want exactly 9", got)
+	}
+}

@@ -109,9 +109,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer app.close()
 
 	subject := "console:" + name
-	switch {
-	case len(oneShot) > 0:
+	if len(oneShot) > 0 {
 		return console.RunOnce(ctx, app.engine, subject, joinArgs(oneShot), stdout)
+	}
+	// A bot that keeps running follows the containers' logs instead of
+	// re-reading them on every health check.
+	app.health.Follow(ctx)
+	switch {
 	case slackMode:
 		sb, err := slack.New(slack.Options{
 			AppToken: cfg.SlackAppToken, BotToken: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL,
@@ -187,6 +191,7 @@ func newLogger(level string, slackMode bool, out io.Writer, red *redact.Redactor
 // app holds what wire built, for closing.
 type app struct {
 	engine  *bot.Engine
+	health  *commands.Health
 	closers []func()
 }
 
@@ -226,11 +231,11 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		TLSHandshakeTimeout:   5 * time.Second,
 		ResponseHeaderTimeout: time.Minute,
 	}}
-	health := &commands.Health{
+	a.health = &commands.Health{
 		APIURL: cfg.APIURL, FrontendURL: cfg.FrontendURL, HTTP: httpClient,
 		Docker: dock, DB: db, Cache: cache, BackupDir: cfg.BackupDir, Limits: cfg.Health,
 	}
-	reg, err := bot.NewRegistry(commands.All(commands.Deps{Health: health})...)
+	reg, err := bot.NewRegistry(commands.All(commands.Deps{Health: a.health})...)
 	if err != nil {
 		a.close()
 		return nil, fmt.Errorf("commands: %w", err)

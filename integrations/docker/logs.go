@@ -26,7 +26,7 @@ const maxMatchLine = 64 << 10
 // the log is one raw stream. The context bounds the whole read; without a
 // deadline a default of two minutes applies.
 func (c *Client) CountLogLines(ctx context.Context, containerID string, since time.Time, match func(line []byte) bool) (total, matched int, err error) {
-	return c.readLogs(ctx, containerID, since, false, match)
+	return c.readLogs(ctx, containerID, since, false, false, match)
 }
 
 // ScanLogs streams the container's stdout and stderr since `since` with
@@ -35,7 +35,18 @@ func (c *Client) CountLogLines(ctx context.Context, containerID string, since ti
 // caller read a log incrementally: remember the last time seen and start
 // from there next time. Deadlines as for CountLogLines.
 func (c *Client) ScanLogs(ctx context.Context, containerID string, since time.Time, fn func(ts time.Time, line []byte)) error {
-	_, _, err := c.readLogs(ctx, containerID, since, true, func(line []byte) bool {
+	return c.scan(ctx, containerID, since, false, fn)
+}
+
+// FollowLogs is ScanLogs that keeps following the log as it grows, like
+// `docker logs --follow`, until ctx ends or the container stops (then it
+// returns nil). Only ctx bounds it: no default deadline applies.
+func (c *Client) FollowLogs(ctx context.Context, containerID string, since time.Time, fn func(ts time.Time, line []byte)) error {
+	return c.scan(ctx, containerID, since, true, fn)
+}
+
+func (c *Client) scan(ctx context.Context, containerID string, since time.Time, follow bool, fn func(ts time.Time, line []byte)) error {
+	_, _, err := c.readLogs(ctx, containerID, since, true, follow, func(line []byte) bool {
 		stamp, text, ok := bytes.Cut(line, []byte{' '})
 		ts, err := time.Parse(time.RFC3339Nano, string(stamp))
 		if !ok || err != nil {
@@ -47,9 +58,12 @@ func (c *Client) ScanLogs(ctx context.Context, containerID string, since time.Ti
 	return err
 }
 
-func (c *Client) readLogs(ctx context.Context, containerID string, since time.Time, timestamps bool, match func(line []byte) bool) (total, matched int, err error) {
-	ctx, cancel := withDefaultTimeout(ctx, defaultLogsTimeout)
-	defer cancel()
+func (c *Client) readLogs(ctx context.Context, containerID string, since time.Time, timestamps, follow bool, match func(line []byte) bool) (total, matched int, err error) {
+	if !follow {
+		var cancel context.CancelFunc
+		ctx, cancel = withDefaultTimeout(ctx, defaultLogsTimeout)
+		defer cancel()
+	}
 	fail := func(what string, err error) (int, int, error) {
 		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 			err = fmt.Errorf("%w (%v)", ctxErr, err)
@@ -59,7 +73,7 @@ func (c *Client) readLogs(ctx context.Context, containerID string, since time.Ti
 	if err := c.negotiate(ctx); err != nil {
 		return fail("read logs", err)
 	}
-	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: timestamps}
+	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: timestamps, Follow: follow}
 	if !since.IsZero() {
 		opts.Since = since.UTC().Format(time.RFC3339Nano)
 	}
