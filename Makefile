@@ -36,6 +36,7 @@ vet:
 # Benchmarks against the running demo stack (numbers in the README).
 bench:
 	scripts/bench.sh
+	scripts/bench.sh slack
 
 image:
 	scripts/build-image.sh --check

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/integrations/backups"
 	"github.com/shiftwise/shiftwise-bot/integrations/docker"
@@ -103,7 +105,38 @@ type Health struct {
 	Limits      HealthLimits
 	Now         func() time.Time
 
+	// Reuse lets requests that arrive while a health check runs, or
+	// within Reuse after it finished, share its result (0: never). Under
+	// a burst of `health` from many people at once this turns many runs
+	// against the stack under incident into one.
+	Reuse time.Duration
+
 	errors errorCounter // incremental error-line counts across runs
+	flight singleflight.Group
+	lastMu sync.Mutex
+	last   bot.Message
+	lastAt time.Time
+}
+
+// shared runs health with the default deadline, joining a run in flight
+// or reusing one that finished within h.Reuse.
+func (h *Health) shared(ctx context.Context) bot.Message {
+	h.lastMu.Lock()
+	if !h.lastAt.IsZero() && time.Since(h.lastAt) < h.Reuse {
+		m, age := h.last, time.Since(h.lastAt)
+		h.lastMu.Unlock()
+		m.Text = fmt.Sprintf("Result of the check finished %s ago (requests within %s share one run).", ms(age), h.Reuse)
+		return m
+	}
+	h.lastMu.Unlock()
+	v, _, _ := h.flight.Do("health", func() (any, error) {
+		m := h.Run(ctx, h.Limits.CheckTimeout)
+		h.lastMu.Lock()
+		h.last, h.lastAt = m, time.Now()
+		h.lastMu.Unlock()
+		return m, nil
+	})
+	return v.(bot.Message)
 }
 
 // Follow makes a long-running bot count error lines as containers write
@@ -135,12 +168,15 @@ func (h *Health) Command() bot.Command {
 		// The engine's deadline is a backstop: checks end on their own.
 		Timeout: 10 * time.Minute,
 		Run: func(ctx context.Context, req bot.Request) (bot.Message, error) {
-			timeout := h.Limits.CheckTimeout
-			if req.Args.Has("timeout") {
-				timeout = req.Args.Duration("timeout")
-				if timeout <= 0 || timeout > 2*time.Minute {
-					return bot.Message{}, &bot.UsageError{Msg: "--timeout must be between 1ms and 2m."}
+			if !req.Args.Has("timeout") {
+				if h.Reuse > 0 {
+					return h.shared(ctx), nil
 				}
+				return h.Run(ctx, h.Limits.CheckTimeout), nil
+			}
+			timeout := req.Args.Duration("timeout")
+			if timeout <= 0 || timeout > 2*time.Minute {
+				return bot.Message{}, &bot.UsageError{Msg: "--timeout must be between 1ms and 2m."}
 			}
 			return h.Run(ctx, timeout), nil
 		},

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -500,5 +501,67 @@ func TestHealthFollowsErrorLinesAcrossRestarts(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if got := count(); got != "9 (api 9)" {
 		t.Errorf("after the restart: %q, want exactly 9", got)
+	}
+}
+
+// countingDocker counts how often health lists the containers.
+type countingDocker struct {
+	real  Containers
+	lists atomic.Int32
+}
+
+func (c *countingDocker) Containers(ctx context.Context) ([]docker.Container, error) {
+	c.lists.Add(1)
+	return c.real.Containers(ctx)
+}
+
+func (c *countingDocker) DataRoot(ctx context.Context) (string, error) { return c.real.DataRoot(ctx) }
+
+func (c *countingDocker) ScanLogs(ctx context.Context, id string, since time.Time, fn func(time.Time, []byte)) error {
+	return c.real.ScanLogs(ctx, id, since, fn)
+}
+
+func (c *countingDocker) FollowLogs(ctx context.Context, id string, since time.Time, fn func(time.Time, []byte)) error {
+	return c.real.FollowLogs(ctx, id, since, fn)
+}
+
+func TestHealthRequestsInABurstShareOneRun(t *testing.T) {
+	s := newStack(t, healthyServices()...)
+	counting := &countingDocker{real: s.h.Docker}
+	s.h.Docker = counting
+	s.h.Reuse = time.Minute
+	reg, err := bot.NewRegistry(s.h.Command())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := bot.NewEngine(bot.Options{Registry: reg, Authorizer: allow{}, Redactor: same{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	replies := make([]bot.Reply, 10)
+	for i := range replies {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replies[i] = e.Handle(context.Background(), bot.Request{Subject: "console:t", Text: "health"})
+		}()
+	}
+	wg.Wait()
+	for i, r := range replies {
+		if r.Message.Summary != "Health: PASSED" {
+			t.Errorf("reply %d: %s", i, dump(r.Message))
+		}
+	}
+	if n := counting.lists.Load(); n != 1 {
+		t.Errorf("10 requests at once listed the containers %d times; they should share one run", n)
+	}
+	later := e.Handle(context.Background(), bot.Request{Subject: "console:t", Text: "health"})
+	if !strings.Contains(later.Message.Text, "share one run") || counting.lists.Load() != 1 {
+		t.Errorf("a request within the reuse window: %q, %d runs", later.Message.Text, counting.lists.Load())
+	}
+	fresh := e.Handle(context.Background(), bot.Request{Subject: "console:t", Text: "health --timeout 5s"})
+	if counting.lists.Load() != 2 || strings.Contains(fresh.Message.Text, "share") {
+		t.Errorf("--timeout asks for a run of its own: %d runs, %q", counting.lists.Load(), fresh.Message.Text)
 	}
 }

@@ -5,8 +5,17 @@
 # of COUNT runs (default 5) and the two ratios the README quotes:
 #   health / slowest check alone   (goal: at most 1.2)
 #   runbook shell steps / health   (goal: at least 3)
+#
+# scripts/bench.sh slack: the Slack transport instead — ack latency p50/p99
+# at 1, 50 and 200 commands a second for 10 s each (one in twenty a health
+# on the demo stack), beside a bare slack-go client that only acks, and
+# the binary's memory at rest (SHIFTWISE_BENCH_SECONDS shortens the runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "slack" ]; then
+  go test -run '^$' -bench 'BenchmarkSlack' -benchtime 1x ./cmd/shiftwise-bot | grep -E '^Benchmark|FAIL|ok'
+  exit "${PIPESTATUS[0]}"
+fi
 count=${COUNT:-5}
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT

@@ -30,7 +30,8 @@ type config struct {
 	PolicyPath          string
 	LogLevel            string
 
-	Health commands.HealthLimits
+	Health      commands.HealthLimits
+	HealthReuse time.Duration
 }
 
 // settings documents every variable; `-help` prints it.
@@ -61,6 +62,7 @@ var settings = []struct{ name, def, what string }{
 	{"SHIFTWISE_HEALTH_MEMORY_PERCENT", "80", "memory usage at which health fails"},
 	{"SHIFTWISE_HEALTH_DB_CONN_PERCENT", "80", "share of max_connections at which health fails"},
 	{"SHIFTWISE_HEALTH_REDIS_MEMORY_PERCENT", "85", "share of Redis maxmemory at which health fails"},
+	{"SHIFTWISE_HEALTH_REUSE", "2s", "health requests within this of a finished run share its result (0 = never)"},
 }
 
 var slackChannelID = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
@@ -147,6 +149,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	dur("SHIFTWISE_HEALTH_RESPONSE_TIME", &c.Health.ResponseTime)
 	dur("SHIFTWISE_HEALTH_LOG_WINDOW", &c.Health.LogWindow)
 	dur("SHIFTWISE_HEALTH_BACKUP_AGE", &c.Health.BackupAge)
+	reuse, err := time.ParseDuration(get("SHIFTWISE_HEALTH_REUSE"))
+	if err == nil && (reuse < 0 || reuse > time.Minute) {
+		err = fmt.Errorf("must be between 0 and 1m")
+	}
+	check("SHIFTWISE_HEALTH_REUSE", err)
+	c.HealthReuse = reuse
 	n, err := strconv.Atoi(get("SHIFTWISE_HEALTH_MAX_ERRORS"))
 	if err == nil && n < 1 {
 		err = fmt.Errorf("must be at least 1")

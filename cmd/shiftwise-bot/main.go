@@ -234,6 +234,7 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 	a.health = &commands.Health{
 		APIURL: cfg.APIURL, FrontendURL: cfg.FrontendURL, HTTP: httpClient,
 		Docker: dock, DB: db, Cache: cache, BackupDir: cfg.BackupDir, Limits: cfg.Health,
+		Reuse: cfg.HealthReuse,
 	}
 	reg, err := bot.NewRegistry(commands.All(commands.Deps{Health: a.health})...)
 	if err != nil {

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-	slackapi "github.com/slack-go/slack"
-	"github.com/slack-go/slack/socketmode"
 
 	"github.com/shiftwise/shiftwise-bot/bot/slack"
 	"github.com/shiftwise/shiftwise-bot/bot/slack/slacktest"
@@ -51,7 +49,7 @@ func BenchmarkSlackAck(b *testing.B) {
 		b.Run(fmt.Sprintf("bare/rate=%d", rate), func(b *testing.B) {
 			for b.Loop() {
 				fake := slacktest.New(b)
-				stop := startBareClient(b, fake)
+				stop := slacktest.BareClient(b, fake)
 				report(b, loadOf(fake, rate))
 				stop()
 			}
@@ -99,8 +97,9 @@ func startBenchBot(b *testing.B, env map[string]string, fake *slacktest.Server) 
 	if err != nil {
 		b.Fatal(err)
 	}
+	a.health.Follow(ctx) // as run() does for a bot that keeps running
 	sb, err := slack.New(slack.Options{AppToken: fake.AppToken(), BotToken: fake.BotToken(), APIURL: fake.APIURL(),
-		Core: a.engine, Logger: log, PostEvery: time.Millisecond, PostBurst: 1000, ShutdownTimeout: 5 * time.Second})
+		Core: a.engine, Logger: log, PostEvery: time.Millisecond, PostBurst: 1000, ShutdownTimeout: 5 * time.Second, MaxRunning: benchMaxRunning()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -114,33 +113,6 @@ func startBenchBot(b *testing.B, env map[string]string, fake *slacktest.Server) 
 		<-done
 		a.close()
 	}
-}
-
-// startBareClient is the baseline: slack-go's Socket Mode client acking
-// every envelope and doing nothing else.
-func startBareClient(b *testing.B, fake *slacktest.Server) func() {
-	api := slackapi.New(fake.BotToken(), slackapi.OptionAppLevelToken(fake.AppToken()), slackapi.OptionAPIURL(fake.APIURL()))
-	sm := socketmode.New(api)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		go func() { _ = sm.RunContext(ctx) }()
-		for {
-			select {
-			case evt := <-sm.Events:
-				if evt.Request != nil && evt.Request.EnvelopeID != "" {
-					_ = sm.Ack(*evt.Request)
-				}
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	if err := fake.WaitConnected(1, 10*time.Second); err != nil {
-		b.Fatal(err)
-	}
-	return func() { cancel(); <-done }
 }
 
 // BenchmarkSlackRSSAtRest starts the real binary in Slack mode against
@@ -178,4 +150,9 @@ func BenchmarkSlackRSSAtRest(b *testing.B) {
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
 	}
+}
+
+func benchMaxRunning() int {
+	n, _ := strconv.Atoi(os.Getenv("SHIFTWISE_BENCH_MAX_RUNNING"))
+	return n
 }
