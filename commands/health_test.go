@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -317,63 +316,20 @@ func TestHealthRedisContainerStopped(t *testing.T) {
 	}
 }
 
-// silent accepts TCP connections and never says a word.
-func silent(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
-
-// refused returns an address where nothing listens.
-func refused(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 func TestHealthTargetsThatNeverAnswer(t *testing.T) {
-	dockerAddr := silent(t)
+	dockerAddr := testenv.NewSilent(t).Addr
 	dc, err := docker.New("tcp://"+dockerAddr, "shiftwise")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dc.Close()
 	h := &Health{
-		APIURL:      "http://" + silent(t),
-		FrontendURL: "http://" + silent(t),
+		APIURL:      "http://" + testenv.NewSilent(t).Addr,
+		FrontendURL: "http://" + testenv.NewSilent(t).Addr,
 		HTTP:        &http.Client{},
 		Docker:      dc,
-		DB:          openDB(t, "postgres://shiftwise:pw@"+silent(t)+"/shiftwise?sslmode=disable"),
-		Cache:       openCache(t, "redis://"+silent(t)+"/0"),
+		DB:          openDB(t, "postgres://shiftwise:pw@"+testenv.NewSilent(t).Addr+"/shiftwise?sslmode=disable"),
+		Cache:       openCache(t, "redis://"+testenv.NewSilent(t).Addr+"/0"),
 		BackupDir:   t.TempDir(),
 		Limits:      DefaultHealthLimits(),
 	}
@@ -398,16 +354,16 @@ func TestHealthTargetsThatNeverAnswer(t *testing.T) {
 }
 
 func TestHealthTargetsThatRefuse(t *testing.T) {
-	dc, err := docker.New("tcp://"+refused(t), "shiftwise")
+	dc, err := docker.New("tcp://"+testenv.RefusedAddr(t), "shiftwise")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dc.Close()
 	h := &Health{
-		APIURL: "http://" + refused(t), FrontendURL: "http://" + refused(t), HTTP: &http.Client{},
+		APIURL: "http://" + testenv.RefusedAddr(t), FrontendURL: "http://" + testenv.RefusedAddr(t), HTTP: &http.Client{},
 		Docker:    dc,
-		DB:        openDB(t, "postgres://shiftwise:pw@"+refused(t)+"/shiftwise?sslmode=disable"),
-		Cache:     openCache(t, "redis://"+refused(t)+"/0"),
+		DB:        openDB(t, "postgres://shiftwise:pw@"+testenv.RefusedAddr(t)+"/shiftwise?sslmode=disable"),
+		Cache:     openCache(t, "redis://"+testenv.RefusedAddr(t)+"/0"),
 		BackupDir: t.TempDir(), Limits: DefaultHealthLimits(),
 	}
 	m := h.Run(context.Background(), 5*time.Second)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/shiftwise/shiftwise-bot/integrations/docker"
 	"github.com/shiftwise/shiftwise-bot/integrations/docker/dockertest"
+	"github.com/shiftwise/shiftwise-bot/internal/testenv"
 )
 
 func newClient(t *testing.T, project string) *docker.Client {
@@ -325,40 +325,6 @@ func TestDataRootAndPing(t *testing.T) {
 	}
 }
 
-// silentDaemon accepts connections and never answers.
-func silentDaemon(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, conn)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "tcp://" + ln.Addr().String()
-}
-
 // calls are every engine call of the client, each returning its error.
 var calls = map[string]func(context.Context, *docker.Client) error{
 	"Ping": func(ctx context.Context, c *docker.Client) error { return c.Ping(ctx) },
@@ -395,7 +361,7 @@ func callWithGuard(t *testing.T, c *docker.Client, timeout time.Duration, call f
 
 func TestSilentDaemonFailsAtTheDeadline(t *testing.T) {
 	t.Parallel()
-	host := silentDaemon(t)
+	host := "tcp://" + testenv.NewSilent(t).Addr
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -417,12 +383,7 @@ func TestSilentDaemonFailsAtTheDeadline(t *testing.T) {
 
 func TestRefusedPortFailsWithoutWaiting(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := testenv.RefusedAddr(t) // nothing listens there
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

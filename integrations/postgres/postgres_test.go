@@ -162,11 +162,11 @@ func TestReadyNamesTheBotInPgStatActivity(t *testing.T) {
 }
 
 func TestReadyRefusedPort(t *testing.T) {
-	port := closedPort(t)
+	addr := testenv.RefusedAddr(t)
 	// sslmode=prefer (the default) is a TLS attempt and a plain one.
 	for _, mode := range []string{"?sslmode=disable", ""} {
 		t.Run("sslmode="+strings.TrimPrefix(mode, "?sslmode="), func(t *testing.T) {
-			db := open(t, fmt.Sprintf("postgres://shiftwise:pw@127.0.0.1:%d/shiftwise%s", port, mode))
+			db := open(t, "postgres://shiftwise:pw@"+addr+"/shiftwise"+mode)
 			r, err := within(t, "Ready", func() (postgres.Readiness, error) {
 				return db.Ready(ctxTimeout(t, 10*time.Second))
 			})
@@ -192,8 +192,8 @@ func TestReadyRefusedPort(t *testing.T) {
 func TestSilentServerEndsByDeadline(t *testing.T) {
 	for _, mode := range []string{"?sslmode=disable", ""} {
 		t.Run("sslmode="+strings.TrimPrefix(mode, "?sslmode="), func(t *testing.T) {
-			addr, accepted, hungUp := silentServer(t)
-			db := open(t, "postgres://shiftwise:pw@"+addr+"/shiftwise"+mode)
+			s := testenv.NewSilent(t)
+			db := open(t, "postgres://shiftwise:pw@"+s.Addr+"/shiftwise"+mode)
 
 			r, err := within(t, "Ready", func() (postgres.Readiness, error) {
 				return db.Ready(ctxTimeout(t, 300*time.Millisecond))
@@ -203,11 +203,11 @@ func TestSilentServerEndsByDeadline(t *testing.T) {
 			}
 			// Ready's own connection is closed, not left to the server.
 			select {
-			case <-hungUp:
+			case <-s.HungUp():
 			case <-time.After(hangGuard):
 				t.Fatalf("Ready left its connection to a silent server open")
 			}
-			if n := accepted(); n != 1 {
+			if n := s.Accepted(); n != 1 {
 				t.Fatalf("Ready made %d connections to a silent server, want 1 (no fallback once the deadline passed)", n)
 			}
 			_, err = within(t, "Connections", func() (postgres.Connections, error) {
@@ -216,7 +216,7 @@ func TestSilentServerEndsByDeadline(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("Connections error = %v, want context deadline exceeded", err)
 			}
-			if n := accepted(); n < 2 {
+			if n := s.Accepted(); n < 2 {
 				t.Fatalf("silent server accepted %d connections, want both calls to have reached it", n)
 			}
 		})
@@ -228,16 +228,16 @@ func TestSilentServerEndsByDeadline(t *testing.T) {
 // silent server until the pool closes. Open's connect timeout ends it.
 func TestPoolAbandonsDialToSilentServer(t *testing.T) {
 	t.Parallel()
-	addr, accepted, hungUp := silentServer(t)
-	db := open(t, "postgres://shiftwise:pw@"+addr+"/shiftwise?sslmode=disable")
+	s := testenv.NewSilent(t)
+	db := open(t, "postgres://shiftwise:pw@"+s.Addr+"/shiftwise?sslmode=disable")
 	if _, err := db.Connections(ctxTimeout(t, 300*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Connections error = %v, want context deadline exceeded", err)
 	}
-	if accepted() != 1 {
-		t.Fatalf("silent server accepted %d connections, want 1", accepted())
+	if n := s.Accepted(); n != 1 {
+		t.Fatalf("silent server accepted %d connections, want 1", n)
 	}
 	select {
-	case <-hungUp: // the pool gave the dial up while still open
+	case <-s.HungUp(): // the pool gave the dial up while still open
 	case <-time.After(hangGuard):
 		t.Fatalf("the pool still holds its connection to a silent server after %v", hangGuard)
 	}
@@ -544,8 +544,7 @@ func TestConnectionsCountsSessionsByState(t *testing.T) {
 }
 
 func TestOpenIsLazy(t *testing.T) {
-	port := closedPort(t)
-	db, err := postgres.Open(context.Background(), fmt.Sprintf("postgres://u:pw@127.0.0.1:%d/db", port))
+	db, err := postgres.Open(context.Background(), "postgres://u:pw@"+testenv.RefusedAddr(t)+"/db")
 	if err != nil {
 		t.Fatalf("Open of a down server = %v, want no error until a call", err)
 	}
@@ -573,61 +572,6 @@ func TestOpenMalformedURLHidesPassword(t *testing.T) {
 			t.Errorf("Open error shows the password: %v", err)
 		}
 	}
-}
-
-// closedPort returns a loopback port on which nothing listens.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return port
-}
-
-// silentServer accepts connections and never writes a byte. hungUp
-// receives once for each connection the client closed.
-func silentServer(t *testing.T) (addr string, accepted func() int, hungUp <-chan struct{}) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	closed := make(chan struct{}, 100)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go func() {
-				io.Copy(io.Discard, c) // until the client hangs up
-				closed <- struct{}{}
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String(), func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(conns)
-	}, closed
 }
 
 // fakeConn is what a fake server saw from one client connection.

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -245,14 +243,8 @@ func TestPingWrongPassword(t *testing.T) {
 }
 
 func TestRefusedPort(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	c := open(t, "redis://:pw@"+addr+"/0")
-	_, err = within(t, "Ping", hangGuard, func() (time.Duration, error) {
+	c := open(t, "redis://:pw@"+testenv.RefusedAddr(t)+"/0")
+	_, err := within(t, "Ping", hangGuard, func() (time.Duration, error) {
 		return c.Ping(ctxTimeout(t, 10*time.Second))
 	})
 	if !errors.Is(err, syscall.ECONNREFUSED) {
@@ -270,8 +262,8 @@ func TestRefusedPort(t *testing.T) {
 // caller's deadline, although go-redis' own read timeout is longer and it
 // would retry.
 func TestSilentServerEndsByDeadline(t *testing.T) {
-	addr, accepted, hungUp := silentServer(t)
-	c := open(t, "redis://"+addr+"/0")
+	s := testenv.NewSilent(t)
+	c := open(t, "redis://"+s.Addr+"/0")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -292,13 +284,13 @@ func TestSilentServerEndsByDeadline(t *testing.T) {
 	if err == nil || !isTimeout(err) {
 		t.Fatalf("Memory error = %v, want a timeout", err)
 	}
-	if accepted() < 1 {
+	if s.Accepted() < 1 {
 		t.Fatal("the silent server was never reached")
 	}
 	// With ContextTimeoutEnabled the deadline is the socket's too: the
 	// abandoned read ends with it, not seconds later.
 	select {
-	case <-hungUp:
+	case <-s.HungUp():
 	case <-time.After(socketGuard):
 		t.Fatalf("the client still holds its socket to the silent server %v after the deadline", socketGuard)
 	}
@@ -306,8 +298,8 @@ func TestSilentServerEndsByDeadline(t *testing.T) {
 
 // go-redis watches a context's deadline, not its cancellation: Cache must.
 func TestSilentServerEndsOnCancel(t *testing.T) {
-	addr, accepted, _ := silentServer(t)
-	c := open(t, "redis://"+addr+"/0")
+	s := testenv.NewSilent(t)
+	c := open(t, "redis://"+s.Addr+"/0")
 	for _, deadline := range []bool{false, true} {
 		ctx, cancel := context.Background(), context.CancelFunc(func() {})
 		if deadline {
@@ -323,7 +315,7 @@ func TestSilentServerEndsOnCancel(t *testing.T) {
 			t.Fatalf("Ping (deadline %v) canceled = %v, want context canceled", deadline, err)
 		}
 	}
-	if accepted() < 1 {
+	if s.Accepted() < 1 {
 		t.Fatal("the silent server was never reached")
 	}
 }
@@ -356,56 +348,13 @@ func TestOpenMalformedURLHidesPassword(t *testing.T) {
 }
 
 func TestOpenDoesNotConnect(t *testing.T) {
-	addr, accepted, _ := silentServer(t)
-	c, err := redis.Open("redis://" + addr + "/0")
+	s := testenv.NewSilent(t)
+	c, err := redis.Open("redis://" + s.Addr + "/0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
-	if n := accepted(); n != 0 {
+	if n := s.Accepted(); n != 0 {
 		t.Fatalf("Open made %d connections, want none", n)
 	}
-}
-
-// silentServer accepts connections and never writes a byte. hungUp
-// receives once for each connection the client closed.
-func silentServer(t *testing.T) (addr string, accepted func() int, hungUp <-chan struct{}) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	closed := make(chan struct{}, 100)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go func() {
-				io.Copy(io.Discard, c) // until the client hangs up
-				closed <- struct{}{}
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String(), func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(conns)
-	}, closed
 }
