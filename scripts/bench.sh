@@ -9,7 +9,8 @@
 # scripts/bench.sh slack: the Slack transport instead — ack latency p50/p99
 # at 1, 50 and 200 commands a second for 10 s each (one in twenty a health
 # on the demo stack), beside a bare slack-go client that only acks, and
-# the binary's memory at rest (SHIFTWISE_BENCH_SECONDS shortens the runs).
+# the binary's memory at rest (SHIFTWISE_BENCH_SECONDS shortens the runs;
+# SHIFTWISE_BENCH_NO_HEALTH=1 leaves health out of the mix).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" = "slack" ]; then

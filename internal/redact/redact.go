@@ -15,20 +15,24 @@ import (
 // Mask replaces every secret.
 const Mask = "[REDACTED]"
 
+// patterns are tried only when their hints occur in the lower-cased text:
+// most output holds no secret, and five regular expressions over every
+// line of a long log would cost more than the command that produced it.
 var patterns = []struct {
-	re   *regexp.Regexp
-	repl string
+	hints []string
+	re    *regexp.Regexp
+	repl  string
 }{
 	// scheme://user:password@host -> scheme://user:[REDACTED]@host
-	{regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*):[^@\s/]+@`), "${1}:" + Mask + "@"},
+	{[]string{"://"}, regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*):[^@\s/]+@`), "${1}:" + Mask + "@"},
 	// Slack tokens: xoxb-, xoxp-, xoxa-, xoxr-, xoxs-, xoxe-, xapp-
-	{regexp.MustCompile(`\b(xox[abeprs]|xapp)-[A-Za-z0-9-]+`), Mask},
+	{[]string{"xox", "xapp-"}, regexp.MustCompile(`\b(xox[abeprs]|xapp)-[A-Za-z0-9-]+`), Mask},
 	// JWTs: three base64url parts, the first two JSON objects.
-	{regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*`), Mask},
+	{[]string{"eyj"}, regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*`), Mask},
 	// Authorization: Bearer/Basic <credential>
-	{regexp.MustCompile(`(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}`), "${1} " + Mask},
+	{[]string{"bearer", "basic"}, regexp.MustCompile(`(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}`), "${1} " + Mask},
 	// NAME_PASSWORD=value, DB_SECRET: value, "api_token": "value", password=value
-	{regexp.MustCompile(`(?i)\b([A-Za-z0-9_.-]*(?:password|passwd|secret|token|api[_-]?key)["']?\s*[=:]\s*["']?)([^\s"'&,;]+)`), "${1}" + Mask},
+	{[]string{"passw", "secret", "token", "key"}, regexp.MustCompile(`(?i)\b([A-Za-z0-9_.-]*(?:password|passwd|secret|token|api[_-]?key)["']?\s*[=:]\s*["']?)([^\s"'&,;]+)`), "${1}" + Mask},
 }
 
 // Redactor redacts the built-in patterns and the literal secrets it was
@@ -59,8 +63,14 @@ func (r *Redactor) Redact(s string) string {
 	for _, l := range r.literals {
 		s = strings.ReplaceAll(s, l, Mask)
 	}
+	lower := strings.ToLower(s)
 	for _, p := range patterns {
-		s = p.re.ReplaceAllString(s, p.repl)
+		for _, h := range p.hints {
+			if strings.Contains(lower, h) {
+				s = p.re.ReplaceAllString(s, p.repl)
+				break
+			}
+		}
 	}
 	return s
 }

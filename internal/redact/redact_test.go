@@ -48,3 +48,25 @@ func TestHookRedactsLogEntries(t *testing.T) {
 		t.Errorf("log line has no mask: %s", out)
 	}
 }
+
+func BenchmarkRedactPlainLog(b *testing.B) {
+	r := New("literal-secret")
+	text := strings.Repeat("2026-11-27T12:00:00Z INFO GET /health 200 0.4ms from 127.0.0.1\n", 200)
+	for b.Loop() {
+		r.Redact(text)
+	}
+}
+
+func TestRedactHintsAreCaseInsensitive(t *testing.T) {
+	r := New()
+	for in, want := range map[string]string{
+		"DB_PASSWORD=x1y2z3":               "DB_PASSWORD=" + Mask,
+		"Authorization: BEARER abcdefghij": "Authorization: BEARER " + Mask,
+		"API-KEY: abc123":                  "API-KEY: " + Mask,
+		"POSTGRES://U:PW1234@H/DB":         "POSTGRES://U:" + Mask + "@H/DB",
+	} {
+		if got := r.Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
