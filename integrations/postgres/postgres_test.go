@@ -89,27 +89,6 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-// within runs f and fails the test if it is still running after hangGuard.
-func within[T any](t *testing.T, what string, f func() (T, error)) (T, error) {
-	t.Helper()
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := f()
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-time.After(hangGuard):
-		t.Fatalf("%s still running after %v: it hangs", what, hangGuard)
-		panic("unreachable")
-	}
-}
-
 func TestReadyLiveServer(t *testing.T) {
 	forEachServer(t, func(t *testing.T, dbURL string) {
 		db := open(t, dbURL)
@@ -167,7 +146,7 @@ func TestReadyRefusedPort(t *testing.T) {
 	for _, mode := range []string{"?sslmode=disable", ""} {
 		t.Run("sslmode="+strings.TrimPrefix(mode, "?sslmode="), func(t *testing.T) {
 			db := open(t, "postgres://shiftwise:pw@"+addr+"/shiftwise"+mode)
-			r, err := within(t, "Ready", func() (postgres.Readiness, error) {
+			r, err := testenv.Within(t, "Ready", hangGuard, func() (postgres.Readiness, error) {
 				return db.Ready(ctxTimeout(t, 10*time.Second))
 			})
 			if err == nil {
@@ -195,7 +174,7 @@ func TestSilentServerEndsByDeadline(t *testing.T) {
 			s := testenv.NewSilent(t)
 			db := open(t, "postgres://shiftwise:pw@"+s.Addr+"/shiftwise"+mode)
 
-			r, err := within(t, "Ready", func() (postgres.Readiness, error) {
+			r, err := testenv.Within(t, "Ready", hangGuard, func() (postgres.Readiness, error) {
 				return db.Ready(ctxTimeout(t, 300*time.Millisecond))
 			})
 			if !errors.Is(err, context.DeadlineExceeded) || r.Accepting {
@@ -210,7 +189,7 @@ func TestSilentServerEndsByDeadline(t *testing.T) {
 			if n := s.Accepted(); n != 1 {
 				t.Fatalf("Ready made %d connections to a silent server, want 1 (no fallback once the deadline passed)", n)
 			}
-			_, err = within(t, "Connections", func() (postgres.Connections, error) {
+			_, err = testenv.Within(t, "Connections", hangGuard, func() (postgres.Connections, error) {
 				return db.Connections(ctxTimeout(t, 300*time.Millisecond))
 			})
 			if !errors.Is(err, context.DeadlineExceeded) {
@@ -292,7 +271,7 @@ func TestReadyDoesNotAuthenticate(t *testing.T) {
 		t.Run("sslmode="+mode, func(t *testing.T) {
 			f := fakeServer(t, &pgproto3.AuthenticationSASL{AuthMechanisms: []string{"SCRAM-SHA-256"}})
 			db := open(t, "postgres://probe_user:"+secret+"@"+f.addr+"/probe_db?sslmode="+mode)
-			r, err := within(t, "Ready", func() (postgres.Readiness, error) {
+			r, err := testenv.Within(t, "Ready", hangGuard, func() (postgres.Readiness, error) {
 				return db.Ready(ctxTimeout(t, 10*time.Second))
 			})
 			if err != nil || !r.Accepting || r.Reason != "" {
@@ -327,7 +306,7 @@ func TestReadyStartingUp(t *testing.T) {
 		Code: "57P03", Message: "the database system is starting up",
 	}).addr
 	db := open(t, "postgres://shiftwise:pw@"+addr+"/shiftwise")
-	r, err := within(t, "Ready", func() (postgres.Readiness, error) {
+	r, err := testenv.Within(t, "Ready", hangGuard, func() (postgres.Readiness, error) {
 		return db.Ready(ctxTimeout(t, 10*time.Second))
 	})
 	if err != nil {
@@ -367,7 +346,7 @@ func TestReadyOtherRefusalIsAccepting(t *testing.T) {
 	} {
 		t.Run(e.Code, func(t *testing.T) {
 			db := open(t, "postgres://shiftwise:pw@"+fakeServer(t, e).addr+"/shiftwise?sslmode=disable")
-			r, err := within(t, "Ready", func() (postgres.Readiness, error) {
+			r, err := testenv.Within(t, "Ready", hangGuard, func() (postgres.Readiness, error) {
 				return db.Ready(ctxTimeout(t, 10*time.Second))
 			})
 			if err != nil || !r.Accepting || r.Reason != e.Message {
@@ -405,7 +384,7 @@ func TestReadySSLModes(t *testing.T) {
 	t.Run("fake without TLS", func(t *testing.T) {
 		f := fakeServer(t, &pgproto3.AuthenticationMD5Password{Salt: [4]byte{1, 2, 3, 4}})
 		db := open(t, "postgres://shiftwise:pw@"+f.addr+"/shiftwise?sslmode=require")
-		r, err := within(t, "Ready", func() (postgres.Readiness, error) {
+		r, err := testenv.Within(t, "Ready", hangGuard, func() (postgres.Readiness, error) {
 			return db.Ready(ctxTimeout(t, 10*time.Second))
 		})
 		if err == nil || r.Accepting || !strings.Contains(err.Error(), "does not support SSL") {
@@ -454,7 +433,7 @@ func TestReadyUnixSocket(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	f := fakeServerOn(t, "unix", filepath.Join(dir, ".s.PGSQL.5433"), &pgproto3.AuthenticationOk{})
 	db := open(t, "postgres://shiftwise@/shiftwise?host="+url.QueryEscape(dir)+"&port=5433")
-	r, err := within(t, "Ready", func() (postgres.Readiness, error) {
+	r, err := testenv.Within(t, "Ready", hangGuard, func() (postgres.Readiness, error) {
 		return db.Ready(ctxTimeout(t, 10*time.Second))
 	})
 	if err != nil || !r.Accepting {

@@ -77,27 +77,6 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-// within runs f and fails the test if it is still running after guard.
-func within[T any](t *testing.T, what string, guard time.Duration, f func() (T, error)) (T, error) {
-	t.Helper()
-	type result struct {
-		v   T
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		v, err := f()
-		done <- result{v, err}
-	}()
-	select {
-	case r := <-done:
-		return r.v, r.err
-	case <-time.After(guard):
-		t.Fatalf("%s still running after %v: it hangs", what, guard)
-		panic("unreachable")
-	}
-}
-
 // ownServer starts a throwaway redis-server on a unix socket of the test's
 // own, so that its configuration can change without touching shared ones.
 // It returns the URL of the socket and a plain client for the test.
@@ -228,7 +207,7 @@ func TestPingWrongPassword(t *testing.T) {
 	url, _ := ownServer(t, "--requirepass", "right-pass")
 	const secret = "Wr0ng-s3cret"
 	c := open(t, strings.Replace(url, "unix://", "unix://:"+secret+"@", 1))
-	_, err := within(t, "Ping", hangGuard, func() (time.Duration, error) {
+	_, err := testenv.Within(t, "Ping", hangGuard, func() (time.Duration, error) {
 		return c.Ping(ctxTimeout(t, 10*time.Second))
 	})
 	if err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
@@ -244,13 +223,13 @@ func TestPingWrongPassword(t *testing.T) {
 
 func TestRefusedPort(t *testing.T) {
 	c := open(t, "redis://:pw@"+testenv.RefusedAddr(t)+"/0")
-	_, err := within(t, "Ping", hangGuard, func() (time.Duration, error) {
+	_, err := testenv.Within(t, "Ping", hangGuard, func() (time.Duration, error) {
 		return c.Ping(ctxTimeout(t, 10*time.Second))
 	})
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("Ping on a closed port = %v, want connection refused", err)
 	}
-	_, err = within(t, "Memory", hangGuard, func() (redis.Memory, error) {
+	_, err = testenv.Within(t, "Memory", hangGuard, func() (redis.Memory, error) {
 		return c.Memory(ctxTimeout(t, 10*time.Second))
 	})
 	if !errors.Is(err, syscall.ECONNREFUSED) {
@@ -267,7 +246,7 @@ func TestSilentServerEndsByDeadline(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, err := within(t, "Ping", socketGuard, func() (time.Duration, error) { return c.Ping(ctx) })
+	_, err := testenv.Within(t, "Ping", socketGuard, func() (time.Duration, error) { return c.Ping(ctx) })
 	if err == nil {
 		t.Fatal("Ping on a silent server succeeded")
 	}
@@ -280,7 +259,7 @@ func TestSilentServerEndsByDeadline(t *testing.T) {
 
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel2()
-	_, err = within(t, "Memory", socketGuard, func() (redis.Memory, error) { return c.Memory(ctx2) })
+	_, err = testenv.Within(t, "Memory", socketGuard, func() (redis.Memory, error) { return c.Memory(ctx2) })
 	if err == nil || !isTimeout(err) {
 		t.Fatalf("Memory error = %v, want a timeout", err)
 	}
@@ -307,7 +286,7 @@ func TestSilentServerEndsOnCancel(t *testing.T) {
 		}
 		ctx, cancel2 := context.WithCancel(ctx)
 		stop := time.AfterFunc(100*time.Millisecond, cancel2)
-		_, err := within(t, "Ping", socketGuard, func() (time.Duration, error) { return c.Ping(ctx) })
+		_, err := testenv.Within(t, "Ping", socketGuard, func() (time.Duration, error) { return c.Ping(ctx) })
 		stop.Stop()
 		cancel()
 		cancel2()

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Silent is a TCP listener on 127.0.0.1 that accepts connections and never
@@ -92,4 +93,27 @@ func RefusedAddr(t testing.TB) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// Within runs f and fails the test if f is still running after guard: a
+// hang guard for calls that must end by their own deadline, not a timing
+// assertion.
+func Within[T any](t testing.TB, what string, guard time.Duration, f func() (T, error)) (T, error) {
+	t.Helper()
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-time.After(guard):
+		t.Fatalf("%s still running after %v: it hangs", what, guard)
+		panic("unreachable")
+	}
 }
