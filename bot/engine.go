@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -104,7 +105,7 @@ func NewEngine(o Options) (*Engine, error) {
 	}
 	if e.log == nil {
 		l := logrus.New()
-		l.Out = discard{}
+		l.Out = io.Discard
 		e.log = l
 	}
 	if e.timeout <= 0 {
@@ -115,10 +116,6 @@ func NewEngine(o Options) (*Engine, error) {
 	}
 	return e, nil
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // Registry returns the engine's command table.
 func (e *Engine) Registry() *Registry { return e.reg }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -81,7 +82,7 @@ func New(o Options) (*Bot, error) {
 	}
 	if o.Logger == nil {
 		l := logrus.New()
-		l.Out = discardWriter{}
+		l.Out = io.Discard
 		o.Logger = l
 	}
 	if o.ProgressAfter <= 0 {
@@ -120,10 +121,6 @@ func New(o Options) (*Bot, error) {
 	}
 	return b, nil
 }
-
-type discardWriter struct{}
-
-func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // Run connects and serves until ctx ends; then running commands get
 // ShutdownTimeout to finish and post, and the socket is closed. It
