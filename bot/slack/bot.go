@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"regexp"
@@ -187,7 +186,7 @@ func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
 			return
 		}
 		b.spawn(func() {
-			b.command(ctx, origin{channel: cmd.ChannelID, user: cmd.UserID}, cmd.Text)
+			b.command(ctx, origin{channel: cmd.ChannelID, user: cmd.UserID}, unescape(cmd.Text))
 		})
 	case socketmode.EventTypeEventsAPI:
 		b.eventsAPI(ctx, evt)
@@ -273,7 +272,13 @@ func (b *Bot) mentionText(text string) string {
 		}
 		return m
 	})
-	return strings.TrimSpace(html.UnescapeString(text))
+	return strings.TrimSpace(unescape(text))
+}
+
+// unescape undoes the only escaping Slack applies to message and command
+// text: &amp; &lt; &gt;.
+func unescape(s string) string {
+	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(s)
 }
 
 func (b *Bot) interactive(ctx context.Context, evt socketmode.Event) {

@@ -455,3 +455,13 @@ func TestBurstRespectsPerChannelRate(t *testing.T) {
 		}
 	}
 }
+
+func TestSlashCommandTextIsUnescapedOnce(t *testing.T) {
+	r := newRig(t, nil)
+	r.slash(t, "C0OPS", "UOPS", "ok a&amp;b &lt;c&gt; &amp;lt;")
+	m := r.messages(t, "C0OPS", 1)[0]
+	// The command sees a&b, <c>, &lt; and the renderer escapes them again.
+	if got := texts(m); !strings.Contains(got, "args: a&amp;b,&lt;c&gt;,&amp;lt;") {
+		t.Errorf("blocks: %s", got)
+	}
+}
