@@ -450,7 +450,9 @@ func TestBurstRespectsPerChannelRate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 1; i < len(calls); i++ {
-		if gap := calls[i].At.Sub(calls[i-1].At); gap < 80*time.Millisecond {
+		// The limiter spaces the sends 100ms apart; arrival times can jitter
+		// on a loaded machine, a burst would arrive within a few ms.
+		if gap := calls[i].At.Sub(calls[i-1].At); gap < 50*time.Millisecond {
 			t.Errorf("posts %d and %d only %s apart; the channel's rate is one per 100ms", i-1, i, gap)
 		}
 	}
