@@ -391,7 +391,7 @@ func (b *Bot) deliver(ctx context.Context, o origin, reply bot.Reply, progressTS
 	r := Render(reply.Message, Context{Who: "<@" + o.user + ">", Where: "<#" + o.channel + ">"})
 	if reply.Outcome == bot.OutcomeUsage || reply.Outcome == bot.OutcomeDenied {
 		if progressTS != "" {
-			b.update(ctx, o, progressTS, Rendered{Text: "Not run: see the private reply."})
+			b.update(ctx, o, progressTS, Render(bot.Message{Title: "Not run", Text: "See the private reply."}, Context{}))
 		}
 		b.ephemeralRendered(ctx, o, r)
 		return
