@@ -74,7 +74,17 @@ port=$(cluster_line | awk '{ print $3 }')
 	die "cluster $PG_VERSION/$PG_CLUSTER is configured for port $port, the tests expect $PG_PORT (/etc/postgresql/$PG_VERSION/$PG_CLUSTER/postgresql.conf)"
 if [ "$(cluster_line | awk '{ print $4 }')" != online ]; then
 	say "starting PostgreSQL cluster $PG_VERSION/$PG_CLUSTER"
-	pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" "$PG_CLUSTER" start ||
+	# A server killed a moment ago can leave a lock file naming a process
+	# that is not reaped yet; PostgreSQL then refuses to start. Try again.
+	started=0
+	for _ in 1 2 3 4 5; do
+		if pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" "$PG_CLUSTER" start; then
+			started=1
+			break
+		fi
+		sleep 2
+	done
+	[ "$started" = 1 ] ||
 		die "pg_ctlcluster $PG_VERSION $PG_CLUSTER start failed; see /var/log/postgresql/postgresql-$PG_VERSION-$PG_CLUSTER.log"
 fi
 wait_for 30 "PostgreSQL on 127.0.0.1:$PG_PORT" pg_isready -q -h 127.0.0.1 -p "$PG_PORT"
