@@ -33,7 +33,7 @@ type migration struct {
 
 // migrations lists the embedded migrations in version order. File names
 // are NNNN_what.sql; a malformed name or a repeated version is a bug of
-// this binary, reported by Migrate (TestMigrations catches it).
+// this binary, reported by Migrate (TestMigrationsEmbedded catches it).
 func migrations() ([]migration, error) {
 	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
 	if err != nil {
