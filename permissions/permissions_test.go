@@ -82,7 +82,7 @@ g, slack-group:oncall-dev, level2
 }
 
 func TestBadPolicy(t *testing.T) {
-	if _, err := New("x, y, z", cmds()); err == nil || !strings.Contains(err.Error(), "must start with p, or g,") {
+	if _, err := New("x, y, z", cmds()); err == nil || !strings.Contains(err.Error(), "line 1") || !strings.Contains(err.Error(), "starts with g, p or p2") {
 		t.Errorf("err = %v", err)
 	}
 	if _, err := LoadPolicy("/nonexistent/policy.csv"); err == nil || !strings.Contains(err.Error(), "/nonexistent/policy.csv") {
