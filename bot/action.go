@@ -29,6 +29,13 @@ var actionID = regexp.MustCompile(`^[a-z0-9_.:-]{1,64}$`)
 // HandleAction routes a press to the handler registered for its ID. An
 // unknown ID, or an invalid one, is refused and logged; nothing runs.
 func (e *Engine) HandleAction(ctx context.Context, a Action) Reply {
+	if a.ID == ActionApprove || a.ID == ActionDeny {
+		// The press's Value is untrusted: decide checks it against the
+		// store, the presser's level and the request's state.
+		r := e.decide(ctx, a.Subject, a.Channel, a.Value, a.ID == ActionApprove)
+		r.Message = e.redact(r.Message)
+		return r
+	}
 	log := e.log.WithFields(logrus.Fields{"user": a.Subject, "channel": a.Channel, "action": clip(a.ID, 64)})
 	h := e.actions[a.ID]
 	if !actionID.MatchString(a.ID) || h == nil {

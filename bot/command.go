@@ -82,6 +82,10 @@ type Command struct {
 	Timeout time.Duration
 
 	Run func(ctx context.Context, req Request) (Message, error)
+
+	// builtin, set only on the Engine's own commands, answers instead of
+	// Run and keeps its own audit trail.
+	builtin func(ctx context.Context, req *Request) Reply
 }
 
 // UsageLine returns "name usage" for messages.

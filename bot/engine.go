@@ -77,6 +77,18 @@ type Options struct {
 	// Timeout is the default deadline of a command run (default 30 s).
 	Timeout time.Duration
 	Now     func() time.Time
+
+	// Approvals, when set, turns a command that needs approval, or an
+	// escalation, into a request a second person decides. Without it such
+	// commands are refused and nothing runs.
+	Approvals Approvals
+	// ApprovalTTL is how long a request waits (DefaultApprovalTTL when 0).
+	ApprovalTTL time.Duration
+	// OnExpired, when set, is told of each request the sweep expires (to
+	// say so in the request's thread).
+	OnExpired func(ctx context.Context, a Approval)
+	// Auditor, when set, gets one entry for every request handled.
+	Auditor Auditor
 }
 
 // Engine is the transport-neutral pipeline:
@@ -89,6 +101,11 @@ type Engine struct {
 	timeout time.Duration
 	now     func() time.Time
 	actions map[string]ActionHandler
+
+	approvals Approvals
+	ttl       time.Duration
+	onExpired func(context.Context, Approval)
+	auditor   Auditor
 }
 
 // NewEngine checks the options and returns an Engine.
@@ -96,12 +113,24 @@ func NewEngine(o Options) (*Engine, error) {
 	if o.Registry == nil || o.Authorizer == nil || o.Redactor == nil {
 		return nil, errors.New("bot: engine needs a registry, an authorizer and a redactor")
 	}
-	e := &Engine{reg: o.Registry, auth: o.Authorizer, red: o.Redactor, log: o.Logger, timeout: o.Timeout, now: o.Now, actions: map[string]ActionHandler{}}
+	e := &Engine{reg: o.Registry, auth: o.Authorizer, red: o.Redactor, log: o.Logger, timeout: o.Timeout, now: o.Now, actions: map[string]ActionHandler{},
+		approvals: o.Approvals, ttl: o.ApprovalTTL, onExpired: o.OnExpired, auditor: o.Auditor}
 	for id, h := range o.Actions {
 		if !actionID.MatchString(id) || h == nil {
 			return nil, fmt.Errorf("bot: action %q needs a lower-case id and a handler", id)
 		}
+		if id == ActionApprove || id == ActionDeny {
+			return nil, fmt.Errorf("bot: action %q is the Engine's own", id)
+		}
 		e.actions[id] = h
+	}
+	reg, err := o.Registry.extend(e.builtinCommands()...)
+	if err != nil {
+		return nil, fmt.Errorf("bot: %w", err)
+	}
+	e.reg = reg
+	if e.ttl <= 0 {
+		e.ttl = DefaultApprovalTTL
 	}
 	if e.log == nil {
 		l := logrus.New()
@@ -128,12 +157,22 @@ func (e *Engine) Handle(ctx context.Context, req Request) Reply {
 		req.ID = newID()
 	}
 	log := e.log.WithFields(logrus.Fields{"request_id": req.ID, "user": req.Subject, "channel": req.Channel})
-	reply := e.handle(ctx, &req, log)
+	reply, decision, result := e.handle(ctx, &req, log)
 	reply.Message.Meta = Meta{User: req.Subject, Channel: req.Channel, Duration: e.now().Sub(start)}
 	if req.Command != nil {
 		reply.Message.Meta.Command = req.Command.Name
 	}
 	reply.Message = e.redact(reply.Message)
+	if decision != "" {
+		if result == "" {
+			result = outcomeWord(reply.Outcome)
+		}
+		e.audit(ctx, AuditEntry{
+			Subject: req.Subject, Channel: req.Channel, Command: reply.Message.Meta.Command,
+			Args: clip(strings.TrimSpace(req.Text), MaxInputBytes), Decision: decision, Result: result,
+			Duration: reply.Message.Meta.Duration,
+		}, log)
+	}
 	log.WithFields(logrus.Fields{
 		"command":  reply.Message.Meta.Command,
 		"outcome":  reply.Outcome.ExitCode(),
@@ -142,46 +181,91 @@ func (e *Engine) Handle(ctx context.Context, req Request) Reply {
 	return reply
 }
 
-func (e *Engine) handle(ctx context.Context, req *Request, log logrus.FieldLogger) Reply {
+// handle answers one request and says what to audit: the decision
+// ("" when the answer keeps its own audit trail) and, optionally, the
+// result.
+func (e *Engine) handle(ctx context.Context, req *Request, log logrus.FieldLogger) (reply Reply, decision, result string) {
 	words, err := Tokenize(req.Text)
 	if err != nil {
-		return usageReply(err)
+		return usageReply(err), "usage", ""
 	}
 	words = stripPrefix(words)
 	if len(words) == 0 {
-		return Reply{Message: e.helpIndex(ctx, req.Subject), Outcome: OutcomeOK}
+		return Reply{Message: e.helpIndex(ctx, req.Subject), Outcome: OutcomeOK}, "ran", ""
 	}
 	if strings.EqualFold(words[0], "help") {
-		return e.help(ctx, req.Subject, words[1:])
+		r := e.help(ctx, req.Subject, words[1:])
+		if r.Outcome == OutcomeUsage {
+			return r, "usage", ""
+		}
+		return r, "ran", ""
 	}
 	cmd, rest := e.reg.resolve(words)
 	if cmd == nil {
-		return usageReply(e.reg.unknown(words))
+		return usageReply(e.reg.unknown(words)), "usage", ""
 	}
 	args, err := parseArgs(cmd, rest)
 	if err != nil {
-		return usageReply(err)
+		req.Command = cmd
+		return usageReply(err), "usage", ""
 	}
 	req.Command, req.Args = cmd, args
+	if cmd.builtin != nil {
+		return cmd.builtin(ctx, req), "", ""
+	}
 
 	d := e.auth.Authorize(ctx, req.Subject, cmd, args)
+	level := cmd.Level
+	if d.Level > level {
+		level = d.Level
+	}
 	if !d.Allowed {
+		// An escalation: a subject holding at least Level 1 may ask for
+		// a command above their level; someone at the level decides.
+		if have, known := e.subjectLevel(req.Subject); e.approvals != nil && known && have >= Level1 && level >= Level1 {
+			r, res := e.request(ctx, req, level, true, log)
+			return r, decisionFor(r), res
+		}
 		log.WithFields(logrus.Fields{"command": cmd.Name, "object": cmd.PermissionObject(args)}).Warn("refused")
 		return Reply{Outcome: OutcomeDenied, Message: Message{
 			Title:  "Not permitted",
 			Status: StatusFailed,
 			Text:   d.Reason,
-		}}
+		}}, "refused", ""
 	}
 	if cmd.Approval {
-		return Reply{Outcome: OutcomePending, Message: Message{
-			Title:  "Needs approval",
-			Status: StatusWarn,
-			Text: fmt.Sprintf("`%s` needs a second person's approval, and approvals need the bot's own database (SHIFTWISE_DATABASE_URL). Nothing was run.",
-				cmd.Name),
-		}}
+		if e.approvals == nil {
+			return Reply{Outcome: OutcomePending, Message: Message{
+				Title:  "Needs approval",
+				Status: StatusWarn,
+				Text: fmt.Sprintf("`%s` needs a second person's approval, and approvals need the bot's own database (SHIFTWISE_DATABASE_URL). Nothing was run.",
+					cmd.Name),
+			}}, "refused", "no-database"
+		}
+		if have, known := e.subjectLevel(req.Subject); known && have < Level1 {
+			return Reply{Outcome: OutcomeDenied, Message: Message{
+				Title: "Not permitted", Status: StatusFailed,
+				Text: fmt.Sprintf("`%s` needs a second person's approval, and asking for one needs at least %s; %s has no level. Nothing was run.",
+					cmd.Name, Level1, req.Subject),
+			}}, "refused", ""
+		}
+		r, res := e.request(ctx, req, level, false, log)
+		return r, decisionFor(r), res
 	}
-	return e.run(ctx, cmd, *req, log)
+	r := e.run(ctx, cmd, *req, log)
+	if r.Outcome == OutcomeUsage {
+		return r, "usage", ""
+	}
+	return r, "ran", ""
+}
+
+// decisionFor is the audit decision of a request's answer: pending, or
+// failed when the store did not take it.
+func decisionFor(r Reply) string {
+	if r.Outcome == OutcomePending {
+		return "pending"
+	}
+	return "failed"
 }
 
 func (e *Engine) run(ctx context.Context, cmd *Command, req Request, log logrus.FieldLogger) (reply Reply) {

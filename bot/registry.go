@@ -64,6 +64,16 @@ func NewRegistry(cmds ...Command) (*Registry, error) {
 	return r, nil
 }
 
+// extend returns a new registry holding r's commands and cmds; a name
+// taken twice is an error.
+func (r *Registry) extend(cmds ...Command) (*Registry, error) {
+	all := make([]Command, 0, len(r.list)+len(cmds))
+	for _, c := range r.list {
+		all = append(all, *c)
+	}
+	return NewRegistry(append(all, cmds...)...)
+}
+
 // Commands returns every command, sorted by name.
 func (r *Registry) Commands() []*Command { return r.list }
 
