@@ -29,6 +29,7 @@ type config struct {
 	DataDir             string
 	PolicyPath          string
 	LogLevel            string
+	ApprovalTTL         time.Duration
 
 	Health      commands.HealthLimits
 	HealthReuse time.Duration
@@ -52,6 +53,7 @@ var settings = []struct{ name, def, what string }{
 	{"SHIFTWISE_REDIS_URL", "", "the bot's own dedup and leases"},
 	{"SHIFTWISE_DATA_DIR", "./data", "the spool and other local files of the bot"},
 	{"SHIFTWISE_POLICY", "", "Casbin policy CSV (default: the embedded example)"},
+	{"SHIFTWISE_APPROVAL_TTL", "15m", "how long an approval request waits for a second person (10s to 24h)"},
 	{"SHIFTWISE_LOG_LEVEL", "", "debug, info, warn, error (default info in Slack, warn at the console)"},
 	{"SHIFTWISE_HEALTH_TIMEOUT", "5s", "each health check's deadline"},
 	{"SHIFTWISE_HEALTH_RESPONSE_TIME", "3s", "API/frontend response time above which health fails"},
@@ -145,6 +147,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 			*dst = p
 		}
 	}
+	ttl, err := time.ParseDuration(get("SHIFTWISE_APPROVAL_TTL"))
+	if err == nil && (ttl < 10*time.Second || ttl > 24*time.Hour) {
+		err = fmt.Errorf("must be between 10s and 24h")
+	}
+	check("SHIFTWISE_APPROVAL_TTL", err)
+	c.ApprovalTTL = ttl
 	dur("SHIFTWISE_HEALTH_TIMEOUT", &c.Health.CheckTimeout)
 	dur("SHIFTWISE_HEALTH_RESPONSE_TIME", &c.Health.ResponseTime)
 	dur("SHIFTWISE_HEALTH_LOG_WINDOW", &c.Health.LogWindow)

@@ -35,6 +35,8 @@ import (
 	"github.com/shiftwise/shiftwise-bot/integrations/postgres"
 	"github.com/shiftwise/shiftwise-bot/integrations/redis"
 	"github.com/shiftwise/shiftwise-bot/internal/redact"
+	"github.com/shiftwise/shiftwise-bot/internal/store"
+	"github.com/shiftwise/shiftwise-bot/internal/store/botstore"
 	"github.com/shiftwise/shiftwise-bot/permissions"
 )
 
@@ -113,8 +115,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return console.RunOnce(ctx, app.engine, subject, joinArgs(oneShot), stdout)
 	}
 	// A bot that keeps running follows the containers' logs instead of
-	// re-reading them on every health check.
+	// re-reading them on every health check, and expires approval
+	// requests nobody decided.
 	app.health.Follow(ctx)
+	app.sweep(ctx)
 	switch {
 	case slackMode:
 		sb, err := slack.New(slack.Options{
@@ -195,6 +199,27 @@ type app struct {
 	closers []func()
 }
 
+// approvalSweep is how often a running bot expires undecided requests.
+const approvalSweep = 30 * time.Second
+
+// sweep expires undecided approval requests until ctx ends or the app is
+// closed (the sweep stops before the store closes).
+func (a *app) sweep(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.engine.SweepExpired(ctx, approvalSweep)
+	}()
+	a.closers = append(a.closers, func() { cancel(); <-done })
+}
+
+// extraCommands are added to the registry by tests only.
+var extraCommands []bot.Command
+
+// storeOpenTimeout bounds reaching the bot's database at start.
+const storeOpenTimeout = 10 * time.Second
+
 func (a *app) close() {
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		a.closers[i]()
@@ -236,7 +261,7 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		Docker: dock, DB: db, Cache: cache, BackupDir: cfg.BackupDir, Limits: cfg.Health,
 		Reuse: cfg.HealthReuse,
 	}
-	reg, err := bot.NewRegistry(commands.All(commands.Deps{Health: a.health})...)
+	reg, err := bot.NewRegistry(append(commands.All(commands.Deps{Health: a.health}), extraCommands...)...)
 	if err != nil {
 		a.close()
 		return nil, fmt.Errorf("commands: %w", err)
@@ -251,7 +276,25 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		a.close()
 		return nil, fmt.Errorf("SHIFTWISE_POLICY: %w", err)
 	}
-	a.engine, err = bot.NewEngine(bot.Options{Registry: reg, Authorizer: authz, Redactor: red, Logger: log})
+	opts := bot.Options{Registry: reg, Authorizer: authz, Redactor: red, Logger: log, ApprovalTTL: cfg.ApprovalTTL}
+	if cfg.DatabaseURL != "" {
+		// The bot must keep working while its own database is down: without
+		// it, approvals and audit are off and read-only commands still run.
+		octx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
+		st, err := store.Open(octx, cfg.DatabaseURL)
+		cancel()
+		if err != nil {
+			log.WithField("error", red.Redact(err.Error())).Warn("SHIFTWISE_DATABASE_URL: the bot's database is unreachable; running WITHOUT approvals and audit until restarted")
+		} else {
+			a.closers = append(a.closers, st.Close)
+			opts.Approvals, opts.Auditor = botstore.Approvals{S: st}, botstore.Auditor{S: st}
+			opts.OnExpired = func(_ context.Context, ap bot.Approval) {
+				log.WithFields(logrus.Fields{"approval": ap.ID, "command": ap.Command, "user": ap.Requester, "channel": ap.Channel}).
+					Warn("approval request expired without a decision")
+			}
+		}
+	}
+	a.engine, err = bot.NewEngine(opts)
 	if err != nil {
 		a.close()
 		return nil, err
