@@ -5,11 +5,21 @@ import "github.com/shiftwise/shiftwise-bot/bot"
 // Deps are the integrations the commands need, wired by main.
 type Deps struct {
 	Health *Health
+	// Authz is the authorizer (*permissions.Authorizer); without it the
+	// whoami and policy commands are left out.
+	Authz Policy
+	// LoadPolicy re-reads the policy text for `policy reload`.
+	LoadPolicy func() (string, error)
 }
 
 // All returns every command, explicitly. The registry rejects duplicates.
 func All(d Deps) []bot.Command {
-	return []bot.Command{
+	list := []bot.Command{
 		d.Health.Command(),
 	}
+	if d.Authz != nil {
+		cmds := func() []*bot.Command { return listOf(list) } // list as finally built
+		list = append(list, Whoami(d.Authz, cmds), PolicyShow(d.Authz, cmds), PolicyReload(d.Authz, d.LoadPolicy))
+	}
+	return list
 }
