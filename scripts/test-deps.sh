@@ -100,6 +100,9 @@ BEGIN
 	END IF;
 END
 \$\$;" || die "cannot create the role $TEST_ROLE"
+# Tests drop their throwaway databases WITH (FORCE); that must be able to
+# end sessions other test roles left in them.
+pg_admin -c "GRANT pg_signal_backend TO $TEST_ROLE" || die "cannot grant pg_signal_backend to $TEST_ROLE"
 if [ -z "$(pg_admin -tA -c "SELECT 1 FROM pg_database WHERE datname = '$TEST_DB'")" ]; then
 	say "creating database $TEST_DB"
 	runuser -u postgres -- createdb -p "$PG_PORT" -O "$TEST_ROLE" "$TEST_DB" || die "createdb $TEST_DB failed"
