@@ -103,6 +103,26 @@ type Leveler interface {
 	Level(subject string) Level
 }
 
+// Requirer tells the level a command needs for these arguments and
+// whether it needs approval, after the policy's overrides. An Authorizer
+// that implements it overrides the command's own Level and Approval.
+type Requirer interface {
+	Requirement(cmd *Command, args Args) (Level, bool)
+}
+
+// requirement is the level cmd needs and whether it needs approval: the
+// policy's answer when the Authorizer gives one, else the command's own,
+// with the level the decision names when it names one.
+func (e *Engine) requirement(cmd *Command, args Args, d Decision) (Level, bool) {
+	if r, ok := e.auth.(Requirer); ok {
+		return r.Requirement(cmd, args)
+	}
+	if d.Level != LevelNone {
+		return d.Level, cmd.Approval
+	}
+	return cmd.Level, cmd.Approval
+}
+
 // Action IDs of the approval buttons.
 const (
 	ActionApprove = "approval.approve"

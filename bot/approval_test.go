@@ -14,6 +14,7 @@ import (
 	"github.com/shiftwise/shiftwise-bot/internal/store"
 	"github.com/shiftwise/shiftwise-bot/internal/store/botstore"
 	"github.com/shiftwise/shiftwise-bot/internal/store/storetest"
+	"github.com/shiftwise/shiftwise-bot/permissions"
 )
 
 // levels is an Authorizer (and Leveler) giving each subject a level.
@@ -367,5 +368,40 @@ func TestEveryRequestAudited(t *testing.T) {
 	want := "refused/denied usage/usage usage/usage refused/denied ran/ok"
 	if strings.Join(decisions, " ") != want {
 		t.Errorf("audit %q, want %q", strings.Join(decisions, " "), want)
+	}
+}
+
+// TestPolicyOverridesApproval runs the real permissions package: a policy
+// that makes health need approval turns it into a request, and one that
+// raises it to Level 2 makes an L1's health an escalation.
+func TestPolicyOverridesApproval(t *testing.T) {
+	s, _ := storetest.OpenTest(t)
+	f := &fixture{}
+	reg, err := bot.NewRegistry(f.commands()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ policy, need string }{
+		{"p2, health, -, approval", "Level 1"},
+		{"p2, health, level2, -", "Level 2"},
+	} {
+		authz, err := permissions.New("g, console:alice, level1\ng, console:bob, level1\ng, console:dave, level2\n"+c.policy, reg.Commands())
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := bot.NewEngine(bot.Options{Registry: reg, Authorizer: authz, Redactor: redact.New(),
+			Approvals: botstore.Approvals{S: s}, Auditor: botstore.Auditor{S: s}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := pending(t, e, "console:alice", "health")
+		r := e.Handle(context.Background(), bot.Request{Subject: "console:alice", Text: "help health"})
+		if !strings.Contains(text(r.Message), c.need) {
+			t.Errorf("%s: help health = %q", c.policy, text(r.Message))
+		}
+		r = e.Handle(context.Background(), bot.Request{Subject: "console:dave", Text: "approve " + id})
+		if r.Outcome != bot.OutcomeOK || !strings.Contains(r.Message.Title, "approved by console:dave") {
+			t.Errorf("%s: approve = %v %q", c.policy, r.Outcome, text(r.Message))
+		}
 	}
 }

@@ -215,10 +215,7 @@ func (e *Engine) handle(ctx context.Context, req *Request, log logrus.FieldLogge
 	}
 
 	d := e.auth.Authorize(ctx, req.Subject, cmd, args)
-	level := cmd.Level
-	if d.Level > level {
-		level = d.Level
-	}
+	level, needsApproval := e.requirement(cmd, args, d)
 	if !d.Allowed {
 		// An escalation: a subject holding at least Level 1 may ask for
 		// a command above their level; someone at the level decides.
@@ -233,7 +230,7 @@ func (e *Engine) handle(ctx context.Context, req *Request, log logrus.FieldLogge
 			Text:   d.Reason,
 		}}, "refused", ""
 	}
-	if cmd.Approval {
+	if needsApproval {
 		if e.approvals == nil {
 			return Reply{Outcome: OutcomePending, Message: Message{
 				Title:  "Needs approval",

@@ -53,8 +53,9 @@ func (e *Engine) help(ctx context.Context, subject string, words []string) Reply
 		}
 		m.Fields = append(m.Fields, Field{Name: "--" + f.Name, Value: v})
 	}
-	needs := c.Level.String()
-	if c.Approval {
+	level, approval := e.requirement(c, Args{cmd: c}, Decision{})
+	needs := level.String()
+	if approval {
 		needs += ", with a second person's approval"
 	}
 	m.Fields = append(m.Fields, Field{Name: "Needs", Value: needs})
