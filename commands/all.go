@@ -10,6 +10,9 @@ type Deps struct {
 	Authz Policy
 	// LoadPolicy re-reads the policy text for `policy reload`.
 	LoadPolicy func() (string, error)
+	// Commands, when set, is the registry's full list (with the engine's
+	// own commands) for whoami and policy show; default: All's list.
+	Commands func() []*bot.Command
 }
 
 // All returns every command, explicitly. The registry rejects duplicates.
@@ -18,7 +21,10 @@ func All(d Deps) []bot.Command {
 		d.Health.Command(),
 	}
 	if d.Authz != nil {
-		cmds := func() []*bot.Command { return listOf(list) } // list as finally built
+		cmds := d.Commands
+		if cmds == nil {
+			cmds = func() []*bot.Command { return listOf(list) } // list as finally built
+		}
 		list = append(list, Whoami(d.Authz, cmds), PolicyShow(d.Authz, cmds), PolicyReload(d.Authz, d.LoadPolicy))
 	}
 	return list

@@ -49,7 +49,7 @@ func TestPolicyShow(t *testing.T) {
 		}
 	}
 	over := code(m, "Overrides in force")
-	if !strings.Contains(over, "restart:postgres ← line 5: p2, restart:postgres, level2") || !strings.Contains(over, "rollback ← line 7: p2, rollback, -, no-approval") {
+	if !strings.Contains(over, "restart:postgres ← line 5: p2, restart:postgres, level2, -") || !strings.Contains(over, "rollback ← line 7: p2, rollback, -, no-approval") {
 		t.Errorf("overrides:\n%s", over)
 	}
 }
@@ -71,8 +71,8 @@ func TestPolicyReload(t *testing.T) {
 		t.Errorf("same file: %v %s", r.Outcome, text(r.Message))
 	}
 
-	file = testPolicy + "g, slack:UOPS, level1\ng, slack:UDEV2, level2\np2, rollback, level3\n"
-	file = strings.Replace(file, "p2, restart:postgres, level2\n", "", 1)
+	file = testPolicy + "g, slack:UOPS, level1\ng, slack:UDEV2, level2\np2, rollback, level3, -\n"
+	file = strings.Replace(file, "p2, restart:postgres, level2, -\n", "", 1)
 	r := run("slack:UARCH")
 	out := text(r.Message)
 	if r.Outcome != bot.OutcomeOK || r.Message.Summary != "3 rules added, 1 removed." ||
@@ -85,7 +85,7 @@ func TestPolicyReload(t *testing.T) {
 	}
 
 	// A bad file: the answer names the line, the old policy stays.
-	file = "g, slack:UDEV, level3\n\np2, rollback, level0\n"
+	file = "g, slack:UDEV, level3\n\np2, rollback, level0, -\n"
 	r = run("slack:UARCH")
 	if r.Outcome != bot.OutcomeFailed || !strings.Contains(r.Message.Text, "unchanged") || !strings.Contains(r.Message.Text, "line 3") || !strings.Contains(r.Message.Text, "below Level 1") {
 		t.Errorf("bad file: %v %s", r.Outcome, text(r.Message))
@@ -136,5 +136,20 @@ func TestAllWiresPolicyCommands(t *testing.T) {
 	}
 	if run := code(m, "You may run"); !strings.Contains(run, "policy reload") || !strings.Contains(run, "health") || !strings.Contains(run, "whoami") {
 		t.Errorf("whoami via All:\n%s", text(m))
+	}
+
+	// With the registry's list (main's wiring), whoami sees what it holds.
+	var reg *bot.Registry
+	cmds = All(Deps{Health: &Health{}, Authz: a, Commands: func() []*bot.Command { return reg.Commands() }})
+	reg, err = bot.NewRegistry(append(cmds, bot.Command{Name: "approve", Level: bot.Level1, Run: cmds[0].Run})...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err = reg.Lookup("whoami").Run(context.Background(), bot.Request{Subject: "console:alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run := code(m, "You may run"); !strings.Contains(run, "approve") {
+		t.Errorf("whoami via the registry:\n%s", text(m))
 	}
 }

@@ -27,7 +27,7 @@ const testPolicy = `
 g, console:*, level1
 g, slack:UDEV, level2
 g, slack:UARCH, level3
-p2, restart:postgres, level2
+p2, restart:postgres, level2, -
 `
 
 func newAuthz(t testing.TB, policy string) *permissions.Authorizer {

@@ -43,7 +43,7 @@ g, slack:UL2, level2
 g, slack:UL3, level3
 g, slack:UGRP, slack-group:oncall-dev
 g, slack-group:oncall-dev, level2
-p2, restart:postgres, level2
+p2, restart:postgres, level2, -
 `
 
 // flipped turns every approval around and moves some levels.
@@ -53,7 +53,7 @@ p2, rollback, -, no-approval
 p2, db:*, level3, no-approval
 p2, restart:*, -, approval
 p2, backup:restore, level3, no-approval
-p2, cache:flush, level1
+p2, cache:flush, level1, -
 `
 
 // subjects, in the order of the columns below.
@@ -157,7 +157,7 @@ func TestOverrideParsing(t *testing.T) {
 	}{
 		{"p2, restart:api, level2, approval", "restart:api", bot.Level2, true},
 		{"p2, db:kill-long-running, level3, no-approval", "db:kill-long-running", bot.Level3, false},
-		{"p2, restart:*, level2", "restart:api", bot.Level2, true}, // approval: the command's default
+		{"p2, restart:*, level2, -", "restart:api", bot.Level2, true}, // approval: the command's default
 		{"p2, rollback, -, no-approval", "rollback", bot.Level2, false},
 		{`p2, "cache:flush", level1, -`, "cache:flush", bot.Level1, true},
 	}
@@ -173,18 +173,19 @@ func TestOverrideParsing(t *testing.T) {
 		}
 	}
 	bad := []struct{ policy, want string }{
-		{"g, console:*, level1\np2, restart:api, level0", `line 2 ("p2, restart:api, level0"): "level0" is below Level 1`},
+		{"g, console:*, level1\np2, restart:api, level0, -", `line 2 ("p2, restart:api, level0, -"): "level0" is below Level 1`},
 		{"p2, health, none, approval", `line 1 ("p2, health, none, approval"): "none" is below Level 1`},
-		{"p2, health, anyone", `"anyone" is below Level 1`},
-		{"\n\np2, restart:*, level-1", `line 3`},
-		{"p2, health, level4", `line 1 ("p2, health, level4"): unknown level "level4"`},
-		{"p2, health, admin", `unknown level "admin"`},
-		{"p2, health, Level 2", `unknown level "Level 2"`},
+		{"p2, health, anyone, -", `"anyone" is below Level 1`},
+		{"\n\np2, restart:*, level-1, -", `line 3`},
+		{"p2, health, level4, -", `line 1 ("p2, health, level4, -"): unknown level "level4"`},
+		{"p2, health, admin, -", `unknown level "admin"`},
+		{"p2, health, Level 2, -", `unknown level "Level 2"`},
 		{"p2, health, level2, maybe", "approval must be"},
 		{"p2, health, -, -", "changes nothing"},
 		{"p2, health", "an override is"},
-		{"p2, restart:*:x, level2", "wildcard may only end"},
-		{"p2, health, level2\n# c\np2, health, level3", "line 3 (\"p2, health, level3\"): object \"health\" is already overridden on line 1"},
+		{"p2, health, level2", "all four fields"},
+		{"p2, restart:*:x, level2, -", "wildcard may only end"},
+		{"p2, health, level2, -\n# c\np2, health, level3, -", "line 3 (\"p2, health, level3, -\"): object \"health\" is already overridden on line 1"},
 		{"g, slack:U1, level9", `line 1 ("g, slack:U1, level9"): unknown level "level9"`},
 		{"g, slack:U1, level0", `below Level 1`},
 		{"g, level1, level3", "levels' order is built in"},
@@ -201,7 +202,7 @@ func TestOverrideParsing(t *testing.T) {
 }
 
 func TestWildcardPrecedence(t *testing.T) {
-	a, err := New("p2, db:*, level3\np2, db:kill-long-running, level1\np2, restart:*, level2\np2, restart:post*, level3\np2, *, -, approval", nil)
+	a, err := New("p2, db:*, level3, -\np2, db:kill-long-running, level1, -\np2, restart:*, level2, -\np2, restart:post*, level3, -\np2, *, -, approval", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,7 @@ func TestReload(t *testing.T) {
 		t.Error("after reload rollback needs no approval")
 	}
 	before := a.Rules()
-	err = a.Reload("g, slack:UL1, level3\np2, rollback, level0\n")
+	err = a.Reload("g, slack:UL1, level3\np2, rollback, level0, -\n")
 	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "below Level 1") {
 		t.Fatalf("bad reload: err = %v", err)
 	}
@@ -304,7 +305,7 @@ func TestReloadWhileAuthorizing(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	policies := []string{basePolicy, flipped, "p2, health, level9"} // the last one fails
+	policies := []string{basePolicy, flipped, "p2, health, level9, -"} // the last one fails
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
@@ -344,7 +345,7 @@ func TestReloadWhileAuthorizing(t *testing.T) {
 }
 
 func TestTable(t *testing.T) {
-	a, err := New(flipped+"p, slack:UBOB, backup:*\np2, restart:nothing-uses-this*, level3\np2, nosuch, level2\n", nil)
+	a, err := New(flipped+"p, slack:UBOB, backup:*\np2, restart:nothing-uses-this*, level3, -\np2, nosuch, level2, -\n", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,9 +367,9 @@ func TestTable(t *testing.T) {
 	check("whoami|whoami", bot.LevelNone, bot.LevelNone, false, "", "anyone")
 	check("health|health", bot.Level1, bot.Level1, true, "line 10: p2, health, -, approval",
 		"slack:UL3 slack:UL2 slack-group:oncall-dev console:* slack:UL1")
-	check("restart|restart:postgres", bot.Level1, bot.Level2, false, "line 8: p2, restart:postgres, level2",
+	check("restart|restart:postgres", bot.Level1, bot.Level2, false, "line 8: p2, restart:postgres, level2, -",
 		"slack:UL3 slack:UL2 slack-group:oncall-dev")
-	check("restart|restart:nothing-uses-this*", bot.Level1, bot.Level3, false, "p2, restart:nothing-uses-this*, level3", "slack:UL3")
+	check("restart|restart:nothing-uses-this*", bot.Level1, bot.Level3, false, "p2, restart:nothing-uses-this*, level3, -", "slack:UL3")
 	check("backup restore|backup:restore", bot.Level3, bot.Level3, false, "backup:restore", "slack:UL3 slack:UBOB")
 	check("|nosuch", bot.LevelNone, bot.Level2, false, "nosuch", "slack:UL3 slack:UL2 slack-group:oncall-dev")
 	if h := a.Holders(); strings.Join(h[bot.Level1], " ") != "console:* slack:UL1" || strings.Join(h[bot.Level2], " ") != "slack:UL2 slack-group:oncall-dev" {

@@ -8,7 +8,7 @@
 //
 //	g, <subject or group>, <group or levelN>   who holds what
 //	p, <subject or group or levelN>, <object>  a right to one object (keyMatch)
-//	p2, <object>, <levelN|->, <approval|no-approval|->   an override
+//	p2, <object>, <levelN|->, <approval|no-approval|->   an override ("-": keep the command's default)
 //
 // Every line is parsed and checked here first, so an error names its line;
 // g and p lines then go to Casbin, p2 lines stay here (the model declares
@@ -198,8 +198,8 @@ func parse(policy string) (*state, error) {
 			}
 			st.grants = append(st.grants, rule{f[1], f[2], n})
 		case "p2":
-			if len(f) != 3 && len(f) != 4 {
-				return nil, bad("an override is `p2, <object>, <level1|level2|level3|->, <approval|no-approval|->`")
+			if len(f) != 4 { // all four fields, as Casbin's CSV adapter needs
+				return nil, bad("an override is `p2, <object>, <level1|level2|level3|->, <approval|no-approval|->` (all four fields; - keeps the default)")
 			}
 			o := Override{Object: f[1], Line: n, Text: l}
 			if f[2] != "-" {
@@ -209,16 +209,14 @@ func parse(policy string) (*state, error) {
 				}
 				o.Level = lv
 			}
-			if len(f) == 4 {
-				switch f[3] {
-				case "approval":
-					o.Approval, o.SetApproval = true, true
-				case "no-approval":
-					o.SetApproval = true
-				case "-":
-				default:
-					return nil, bad("approval must be `approval`, `no-approval` or `-`, not %q", f[3])
-				}
+			switch f[3] {
+			case "approval":
+				o.Approval, o.SetApproval = true, true
+			case "no-approval":
+				o.SetApproval = true
+			case "-":
+			default:
+				return nil, bad("approval must be `approval`, `no-approval` or `-`, not %q", f[3])
 			}
 			if o.Level == bot.LevelNone && !o.SetApproval {
 				return nil, bad("the override changes nothing: give a level, an approval, or both")
@@ -396,7 +394,7 @@ type Row struct {
 	DefaultApproval bool
 	Level           bot.Level // effective
 	Approval        bool      // effective
-	Override        string    // "line 12: p2, restart:*, level2", or ""
+	Override        string    // "line 12: p2, restart:*, level2, -", or ""
 	// Holders may run it, as written in the policy: the subjects and
 	// groups assigned the level or a higher one, then those granted the
 	// object by a p line. "anyone" for a level-free object.
