@@ -191,6 +191,11 @@ func TestOverrideParsing(t *testing.T) {
 		{"g, level1, level3", "levels' order is built in"},
 		{"p, level0, health", "below Level 1"},
 		{"g, slack:U1", "a g line is"},
+		{"g, slack:U1, Level2", `unknown level "Level2"`},
+		{"g, alice, level2", `"alice" is not namespaced`},
+		{"g, slack:U1, oncall", `"oncall" is neither a level`},
+		{"p, bob, health", `"bob" is not namespaced`},
+		{"g, slack:U*, level1", "not namespaced"},
 		{"g, , level1", "field 2 is empty"},
 	}
 	for _, b := range bad {

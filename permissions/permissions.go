@@ -193,8 +193,12 @@ func parse(policy string) (*state, error) {
 			if len(f) != 3 {
 				return nil, bad("a p line is `p, <subject, group or level>, <object>`")
 			}
-			if _, _, err := parseLevel(f[1]); strings.HasPrefix(f[1], "level") && err != nil {
-				return nil, bad("%s", err)
+			if isLevelRole(f[1]) {
+				if _, _, err := parseLevel(f[1]); err != nil {
+					return nil, bad("%s", err)
+				}
+			} else if !namespaced(f[1]) {
+				return nil, bad("%q is not namespaced: write slack:<user id>, slack-group:<group>, console:<user> or a level", f[1])
 			}
 			st.grants = append(st.grants, rule{f[1], f[2], n})
 		case "p2":
@@ -256,7 +260,17 @@ func parseLevel(s string) (l bot.Level, below bool, err error) {
 	return 0, false, fmt.Errorf("unknown level %q (use level1, level2 or level3)", s)
 }
 
-func isLevelRole(s string) bool { return strings.HasPrefix(s, "level") }
+// isLevelRole is true for anything spelled like a level ("level2",
+// "Level2"); parseLevel then accepts only level1..level3, so a misspelt
+// level is an error instead of a group nobody belongs to.
+func isLevelRole(s string) bool { return strings.HasPrefix(strings.ToLower(s), "level") }
+
+// namespaced accepts "ns:id" and "ns:*": subjects and groups in the policy
+// must name their transport, or they could never match a request.
+func namespaced(s string) bool {
+	ns, id, ok := strings.Cut(s, ":")
+	return ok && ns != "" && id != "" && (id == "*" || !strings.Contains(id, "*"))
+}
 
 // checkAssign refuses g lines that would bend the levels: the chain is
 // built in, and a level name must be one of the three.
@@ -269,10 +283,15 @@ func checkAssign(sub, role string) error {
 		}
 		return fmt.Errorf("the levels' order is built in (level3 > level2 > level1); %s cannot be given %s", sub, role)
 	}
+	if !namespaced(sub) {
+		return fmt.Errorf("%q is not namespaced: write slack:<user id>, slack-group:<group> or console:<user>", sub)
+	}
 	if isLevelRole(role) {
 		if _, _, err := parseLevel(role); err != nil {
 			return err
 		}
+	} else if !namespaced(role) {
+		return fmt.Errorf("%q is neither a level (level1..level3) nor a namespaced group such as slack-group:oncall-dev", role)
 	}
 	return nil
 }
