@@ -75,6 +75,9 @@ type Approvals interface {
 	Expire(ctx context.Context, now time.Time) ([]Approval, error)
 	// Get returns one request, or an error wrapping ErrApprovalNotFound.
 	Get(ctx context.Context, id string) (Approval, error)
+	// SetMessage records where the request was posted: the message
+	// holding its buttons and the thread that follows it.
+	SetMessage(ctx context.Context, id, channel, messageTS, threadTS string) error
 }
 
 // AuditEntry is one line of the audit log: who asked for what, where,
@@ -402,6 +405,20 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// RequestPosted records where a transport posted request id (known only
+// after posting), so that what happens later, such as its expiry, can be
+// said in its thread. A failure is logged; the request stays valid.
+func (e *Engine) RequestPosted(ctx context.Context, id, channel, messageTS, threadTS string) {
+	if e.approvals == nil || !approvalIDPattern.MatchString(id) {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+	defer cancel()
+	if err := e.approvals.SetMessage(sctx, id, channel, messageTS, threadTS); err != nil {
+		e.log.WithFields(logrus.Fields{"approval": id, "channel": channel, "error": err.Error()}).Warn("where the request was posted was not recorded")
+	}
 }
 
 // ExpireNow marks the requests past their expiry as expired, logs and

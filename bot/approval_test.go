@@ -405,3 +405,22 @@ func TestPolicyOverridesApproval(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkApprovalRoundTrip is request → approve → executed through
+// PostgreSQL, with the audit entries each step appends.
+func BenchmarkApprovalRoundTrip(b *testing.B) {
+	s, _ := storetest.OpenTest(b)
+	f := &fixture{}
+	e := newEngine(b, f, s, 0, nil)
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		r := e.Handle(ctx, bot.Request{Subject: "console:alice", Channel: "C1", Text: "purge x"})
+		if r.Outcome != bot.OutcomePending {
+			b.Fatalf("request: %v %q", r.Outcome, text(r.Message))
+		}
+		if r := press(e, "console:bob", bot.ActionApprove, r.Message.Buttons[0].Value); r.Outcome != bot.OutcomeOK {
+			b.Fatalf("approve: %v %q", r.Outcome, text(r.Message))
+		}
+	}
+}

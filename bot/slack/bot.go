@@ -302,9 +302,11 @@ func (b *Bot) interactive(ctx context.Context, evt socketmode.Event) {
 		if a == nil {
 			continue
 		}
-		// A double click is two envelopes with the same message, action
-		// and value: run it once.
-		if !b.once.first("action:"+msgTS+"|"+a.ActionID+"|"+a.Value, time.Now()) {
+		// A double click is two envelopes with the same message, action,
+		// value and person: run it once. Another person's press of the
+		// same button is theirs (the requester's refused click must not
+		// swallow the approver's); the database decides between them.
+		if !b.once.first("action:"+msgTS+"|"+a.ActionID+"|"+a.Value+"|"+cb.User.ID, time.Now()) {
 			b.log.WithFields(logrus.Fields{"action": a.ActionID, "user": cb.User.ID}).Info("slack: repeated button press ignored")
 			continue
 		}
@@ -414,6 +416,9 @@ func (b *Bot) deliver(ctx context.Context, o origin, reply bot.Reply, progressTS
 	if thread == "" {
 		thread = ts
 	}
+	if reply.Outcome == bot.OutcomePending {
+		b.requestPosted(ctx, o, reply.Message, ts, thread)
+	}
 	for _, blocks := range r.Replies {
 		err := b.post.do(ctx, o.channel, "chat.postMessage", func(ctx context.Context) error {
 			_, _, err := b.api.PostMessageContext(ctx, o.channel, slack.MsgOptionText(r.Text+" (continued)", false), slack.MsgOptionBlocks(blocks...), slack.MsgOptionTS(thread))
@@ -437,6 +442,47 @@ func (b *Bot) deliver(ctx context.Context, o origin, reply bot.Reply, progressTS
 		}
 	}
 }
+
+// requestPoster is what a core offers to remember where a request for
+// approval was posted.
+type requestPoster interface {
+	RequestPosted(ctx context.Context, id, channel, messageTS, threadTS string)
+}
+
+// requestPosted tells the core where the approval request carried by m
+// was posted, so that its expiry can be said in its thread.
+func (b *Bot) requestPosted(ctx context.Context, o origin, m bot.Message, ts, thread string) {
+	rp, ok := b.o.Core.(requestPoster)
+	if !ok || ts == "" {
+		return
+	}
+	for _, btn := range m.Buttons {
+		if btn.ActionID == bot.ActionApprove {
+			rp.RequestPosted(ctx, btn.Value, o.channel, ts, thread)
+			return
+		}
+	}
+}
+
+// NotifyExpired says in a request's thread that it expired undecided.
+// Requests not posted in Slack (the console's) are left alone.
+func (b *Bot) NotifyExpired(ctx context.Context, a bot.Approval) {
+	if a.MessageTS == "" || !slackChannel.MatchString(a.Channel) {
+		return
+	}
+	thread := a.ThreadTS
+	if thread == "" {
+		thread = a.MessageTS
+	}
+	o := origin{channel: a.Channel, user: strings.TrimPrefix(a.Requester, "slack:"), thread: thread}
+	b.deliver(ctx, o, bot.Reply{Outcome: bot.OutcomeOK, Message: bot.Message{
+		Title: fmt.Sprintf("Expired: %s (%s)", a.Command, a.ID), Status: bot.StatusWarn,
+		Text: fmt.Sprintf("Nobody decided `%s`, asked by %s, before %s. Nothing was run; ask again if it is still needed.",
+			a.Text, a.Requester, a.ExpiresAt.UTC().Format("15:04:05 UTC")),
+	}}, "")
+}
+
+var slackChannel = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
 
 func (b *Bot) update(ctx context.Context, o origin, ts string, r Rendered) {
 	err := b.post.do(ctx, o.channel, "chat.update", func(ctx context.Context) error {

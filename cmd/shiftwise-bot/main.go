@@ -118,7 +118,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	// re-reading them on every health check, and expires approval
 	// requests nobody decided.
 	app.health.Follow(ctx)
-	app.sweep(ctx)
 	switch {
 	case slackMode:
 		sb, err := slack.New(slack.Options{
@@ -129,6 +128,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			fmt.Fprintln(stderr, "shiftwise-bot:", red.Redact(err.Error()))
 			return exitUsage
 		}
+		app.notifyExpired = sb.NotifyExpired // an expired request says so in its thread
+		app.sweep(ctx)
 		log.Info("connecting to Slack (Socket Mode)")
 		if err := sb.Run(ctx); err != nil {
 			log.WithError(err).Error("slack transport stopped")
@@ -137,6 +138,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		log.Info("stopped")
 		return exitOK
 	}
+	app.sweep(ctx)
 	c := &console.Console{Core: app.engine, Subject: subject}
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		c.Prompt = "shiftwise> "
@@ -197,6 +199,9 @@ type app struct {
 	engine  *bot.Engine
 	health  *commands.Health
 	closers []func()
+	// notifyExpired, set before the sweep starts, tells the transport
+	// of a request that expired undecided.
+	notifyExpired func(context.Context, bot.Approval)
 }
 
 // approvalSweep is how often a running bot expires undecided requests.
@@ -288,9 +293,12 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		} else {
 			a.closers = append(a.closers, st.Close)
 			opts.Approvals, opts.Auditor = botstore.Approvals{S: st}, botstore.Auditor{S: st}
-			opts.OnExpired = func(_ context.Context, ap bot.Approval) {
+			opts.OnExpired = func(ctx context.Context, ap bot.Approval) {
 				log.WithFields(logrus.Fields{"approval": ap.ID, "command": ap.Command, "user": ap.Requester, "channel": ap.Channel}).
 					Warn("approval request expired without a decision")
+				if a.notifyExpired != nil {
+					a.notifyExpired(ctx, ap)
+				}
 			}
 		}
 	}

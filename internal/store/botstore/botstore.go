@@ -64,6 +64,11 @@ func (a Approvals) Get(ctx context.Context, id string) (bot.Approval, error) {
 	return fromStore(got), nil
 }
 
+// SetMessage implements bot.Approvals.
+func (a Approvals) SetMessage(ctx context.Context, id, channel, messageTS, threadTS string) error {
+	return mapErr(a.S.SetMessage(ctx, id, channel, messageTS, threadTS))
+}
+
 // Append implements bot.Auditor.
 func (a Auditor) Append(ctx context.Context, e bot.AuditEntry) error {
 	_, err := a.S.Append(ctx, store.Entry{
