@@ -118,6 +118,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	// re-reading them on every health check, and expires approval
 	// requests nobody decided.
 	app.health.Follow(ctx)
+	app.reloadOnHangup(ctx, log)
 	switch {
 	case slackMode:
 		sb, err := slack.New(slack.Options{
@@ -196,9 +197,11 @@ func newLogger(level string, slackMode bool, out io.Writer, red *redact.Redactor
 
 // app holds what wire built, for closing.
 type app struct {
-	engine  *bot.Engine
-	health  *commands.Health
-	closers []func()
+	engine     *bot.Engine
+	health     *commands.Health
+	authz      *permissions.Authorizer
+	loadPolicy func() (string, error)
+	closers    []func()
 	// notifyExpired, set before the sweep starts, tells the transport
 	// of a request that expired undecided.
 	notifyExpired func(context.Context, bot.Approval)
@@ -266,20 +269,25 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		Docker: dock, DB: db, Cache: cache, BackupDir: cfg.BackupDir, Limits: cfg.Health,
 		Reuse: cfg.HealthReuse,
 	}
-	reg, err := bot.NewRegistry(append(commands.All(commands.Deps{Health: a.health}), extraCommands...)...)
+	a.loadPolicy = func() (string, error) { return permissions.LoadPolicy(cfg.PolicyPath) }
+	policy, err := a.loadPolicy()
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("SHIFTWISE_POLICY: %w", err)
+	}
+	authz, err := permissions.New(policy, nil)
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("SHIFTWISE_POLICY: %w", err)
+	}
+	a.authz = authz
+	var reg *bot.Registry
+	deps := commands.Deps{Health: a.health, Authz: authz, LoadPolicy: a.loadPolicy,
+		Commands: func() []*bot.Command { return reg.Commands() }}
+	reg, err = bot.NewRegistry(append(commands.All(deps), extraCommands...)...)
 	if err != nil {
 		a.close()
 		return nil, fmt.Errorf("commands: %w", err)
-	}
-	policy, err := permissions.LoadPolicy(cfg.PolicyPath)
-	if err != nil {
-		a.close()
-		return nil, fmt.Errorf("SHIFTWISE_POLICY: %w", err)
-	}
-	authz, err := permissions.New(policy, reg.Commands())
-	if err != nil {
-		a.close()
-		return nil, fmt.Errorf("SHIFTWISE_POLICY: %w", err)
 	}
 	opts := bot.Options{Registry: reg, Authorizer: authz, Redactor: red, Logger: log, ApprovalTTL: cfg.ApprovalTTL}
 	if cfg.DatabaseURL != "" {
@@ -308,4 +316,30 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		return nil, err
 	}
 	return a, nil
+}
+
+// reloadOnHangup re-reads SHIFTWISE_POLICY on SIGHUP for as long as ctx
+// lives; a bad file keeps the policy in force and says why in the log.
+func (a *app) reloadOnHangup(ctx context.Context, log logrus.FieldLogger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				text, err := a.loadPolicy()
+				if err == nil {
+					err = a.authz.Reload(text)
+				}
+				if err != nil {
+					log.WithField("error", err.Error()).Error("SIGHUP: policy NOT reloaded; the previous policy stays in force")
+					continue
+				}
+				log.WithField("rules", len(a.authz.Rules())).Warn("SIGHUP: policy reloaded")
+			}
+		}
+	}()
 }

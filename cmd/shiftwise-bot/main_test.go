@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -227,4 +229,99 @@ func TestSlackEndToEnd(t *testing.T) {
 	if v := fake.Violations(); len(v) > 0 {
 		t.Errorf("Slack limits violated: %q", v)
 	}
+}
+
+// TestSIGHUPReloadsThePolicy runs the real binary at the console, changes
+// the policy file, sends SIGHUP and sees the new level; a broken file then
+// leaves the policy in force.
+func TestSIGHUPReloadsThePolicy(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "shiftwise-bot")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	policy := filepath.Join(dir, "policy.csv")
+	write := func(text string) {
+		if err := os.WriteFile(policy, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("g, console:alice, level1\n")
+	cmd := exec.Command(bin, "-user", "alice")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SHIFTWISE_POLICY=" + policy}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	ask := func(want string) {
+		t.Helper()
+		before := out.Len()
+		if _, err := io.WriteString(stdin, "whoami\n"); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(out.String()[before:], "(console:alice · whoami") {
+			if time.Now().After(deadline) {
+				t.Fatalf("no whoami answer:\n%s\n%s", out.String(), errOut.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got := out.String()[before:]; !strings.Contains(got, want) {
+			t.Errorf("whoami after reload: want %q in\n%s", want, got)
+		}
+	}
+	ask("Level 1 (Operations)")
+	write("g, console:alice, level3\n")
+	hangup := func(logWant string) {
+		t.Helper()
+		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(errOut.String(), logWant) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the log:\n%s", logWant, errOut.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	hangup("policy reloaded")
+	ask("Level 3 (System Architects)")
+	write("g, console:alice, level9\n")
+	hangup("policy NOT reloaded")
+	ask("Level 3 (System Architects)")
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("console exit: %v\n%s", err, errOut.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer process and a reader test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Len()
 }
