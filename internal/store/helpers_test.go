@@ -2,13 +2,8 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/shiftwise/shiftwise-bot/internal/testenv"
 )
@@ -20,43 +15,11 @@ func ctxFor(t testing.TB) context.Context {
 	return ctx
 }
 
-// newDatabase creates an empty database of its own for the test on the
-// host's PostgreSQL (testenv.BotDB) and drops it, FORCE, when the test
-// ends. It returns the database's URL.
+// newDatabase is an empty database of the test's own, dropped when the
+// test ends.
 func newDatabase(t testing.TB) string {
 	t.Helper()
-	admin := testenv.BotDB(t)
-	ctx := ctxFor(t)
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "store_test_" + hex.EncodeToString(b)
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		testenv.Missing(t, "host postgres (bot state)", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return testenv.NewDatabase(t)
 }
 
 // openStore opens a Store on dbURL, closed when the test ends (before the
