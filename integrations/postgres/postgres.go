@@ -17,13 +17,13 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/shiftwise/shiftwise-bot/internal/pgpool"
 	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
@@ -80,34 +80,9 @@ type DB struct {
 // each named application_name=shiftwise-bot unless url names another.
 // A malformed url is reported with its password masked.
 func Open(ctx context.Context, url string) (*DB, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := pgpool.Config(url, "database", maxConns, connectTimeout, applicationName)
 	if err != nil {
-		// pgx masks the password on a best-effort basis only, and keeps
-		// the raw string in the error value: explain the error of the
-		// redacted URL instead, which has no secret to show.
-		return nil, redact.ParseError("database", url, func(s string) error {
-			_, err := pgxpool.ParseConfig(s)
-			var pce *pgconn.ParseConfigError
-			if errors.As(err, &pce) {
-				// "cannot parse `<the URL again>`: why" -> "why"
-				if _, why, ok := strings.Cut(err.Error(), "`: "); ok {
-					return errors.New(why)
-				}
-			}
-			return err
-		})
-	}
-	cfg.MaxConns = maxConns
-	cfg.MinConns = 0
-	cfg.MinIdleConns = 0
-	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > connectTimeout {
-		cfg.ConnConfig.ConnectTimeout = connectTimeout
-	}
-	if cfg.ConnConfig.RuntimeParams == nil {
-		cfg.ConnConfig.RuntimeParams = map[string]string{}
-	}
-	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
-		cfg.ConnConfig.RuntimeParams["application_name"] = applicationName
+		return nil, err
 	}
 	connCfg := cfg.ConnConfig.Config.Copy()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

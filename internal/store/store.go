@@ -16,13 +16,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/shiftwise/shiftwise-bot/internal/pgpool"
 	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
@@ -55,30 +54,9 @@ func (e *openError) Unwrap() error { return e.kind }
 // made until one is needed) and applies the pending migrations. No error
 // it returns shows the password of url.
 func Open(ctx context.Context, url string) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := pgpool.Config(url, "bot database", maxConns, connectTimeout, applicationName)
 	if err != nil {
-		// pgx keeps the raw string in its error: explain the redacted URL's error instead.
-		return nil, redact.ParseError("bot database", url, func(s string) error {
-			_, err := pgxpool.ParseConfig(s)
-			var pce *pgconn.ParseConfigError
-			if errors.As(err, &pce) {
-				if _, why, ok := strings.Cut(err.Error(), "`: "); ok {
-					return errors.New(why)
-				}
-			}
-			return err
-		})
-	}
-	cfg.MaxConns = maxConns
-	cfg.MinConns = 0
-	if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > connectTimeout {
-		cfg.ConnConfig.ConnectTimeout = connectTimeout
-	}
-	if cfg.ConnConfig.RuntimeParams == nil {
-		cfg.ConnConfig.RuntimeParams = map[string]string{}
-	}
-	if cfg.ConnConfig.RuntimeParams["application_name"] == "" {
-		cfg.ConnConfig.RuntimeParams["application_name"] = applicationName
+		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
