@@ -176,3 +176,14 @@ func TestHandleActionRoutesByID(t *testing.T) {
 		t.Error("a bad action id must fail at start")
 	}
 }
+
+func TestHelpHidesDecisionsWithoutADatabase(t *testing.T) {
+	run := func(context.Context, Request) (Message, error) { return Message{}, nil }
+	e := engine(t, levelAuth{"console:alice": Level1}, Command{Name: "health", Summary: "daily check", Level: Level1, Run: run})
+	m := e.Handle(context.Background(), Request{Subject: "console:alice", Text: "help"}).Message
+	for _, cb := range m.Code {
+		if strings.Contains(cb.Text, "approve") || strings.Contains(cb.Text, "deny") {
+			t.Errorf("help lists approve/deny though there is no store to decide in:\n%s", cb.Text)
+		}
+	}
+}

@@ -10,7 +10,13 @@ import (
 // what needs a higher level.
 func (e *Engine) helpIndex(ctx context.Context, subject string) Message {
 	var may, above strings.Builder
+	level, known := e.subjectLevel(subject)
 	for _, c := range e.reg.Commands() {
+		// approve/deny mean nothing without the bot's database, or to
+		// someone who holds no level (unknown Slack users): not listed.
+		if c.builtin != nil && (e.approvals == nil || known && level < Level1) {
+			continue
+		}
 		line := fmt.Sprintf("%-28s %s\n", c.UsageLine(), c.Summary)
 		if e.auth.Authorize(ctx, subject, c, Args{cmd: c}).Allowed {
 			may.WriteString(line)
