@@ -177,14 +177,23 @@ func (s *Server) readLoop(c *wsConn, numConns int) {
 	defer s.wg.Done()
 	defer s.removeConn(c)
 	hello := fmt.Sprintf(`{"type":"hello","num_connections":%d,"connection_info":{"app_id":%q},"debug_info":{"host":"fake","build_number":1,"approximate_connection_time":3600}}`, numConns, AppID)
-	if err := c.write([]byte(hello)); err != nil {
+	// The connection becomes routable while its writer is held for the
+	// hello: an envelope sent meanwhile waits and follows the hello, and
+	// a client that has read the hello can count on envelopes reaching it.
+	c.writeMu.Lock()
+	s.mu.Lock()
+	c.ready = true
+	s.notifyLocked()
+	s.mu.Unlock()
+	err := c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if err == nil {
+		err = c.ws.WriteMessage(websocket.TextMessage, []byte(hello))
+	}
+	c.writeMu.Unlock()
+	if err != nil {
 		s.logf("conn %d: writing hello: %v", c.id, err)
 		return
 	}
-	s.mu.Lock()
-	c.ready = true // envelopes only after hello
-	s.notifyLocked()
-	s.mu.Unlock()
 	for {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
