@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -507,7 +508,7 @@ func existingParent(path string) string {
 		return path
 	}
 	for {
-		if _, err := host.DiskUsage(p); err == nil {
+		if _, err := os.Stat(p); err == nil {
 			return p
 		}
 		parent := filepath.Dir(p)
