@@ -19,6 +19,9 @@ type Action struct {
 	Channel   string
 	MessageTS string // the message carrying the button
 	ThreadTS  string
+	// Progress, when set, shows the interim messages of a command the
+	// press sets running (an approved rollback's steps in its thread).
+	Progress ProgressFunc
 }
 
 // ActionHandler answers one kind of button press.
@@ -32,7 +35,7 @@ func (e *Engine) HandleAction(ctx context.Context, a Action) Reply {
 	if a.ID == ActionApprove || a.ID == ActionDeny {
 		// The press's Value is untrusted: decide checks it against the
 		// store, the presser's level and the request's state.
-		r := e.decide(ctx, a.Subject, a.Channel, a.Value, a.ID == ActionApprove)
+		r := e.decide(ctx, a.Subject, a.Channel, a.Value, a.ID == ActionApprove, a.Progress)
 		r.Message = e.redact(r.Message)
 		return r
 	}

@@ -151,7 +151,7 @@ func (e *Engine) builtinCommands() []Command {
 			Help: "The approver must not be the requester and must hold the command's level when deciding; " +
 				"the request must still be pending. It runs at most once, however many people approve it.",
 			builtin: func(ctx context.Context, req *Request) Reply {
-				return e.decide(ctx, req.Subject, req.Channel, req.Args.First(), approve)
+				return e.decide(ctx, req.Subject, req.Channel, req.Args.First(), approve, req.Progress)
 			},
 		}
 	}
@@ -224,7 +224,7 @@ func atLeast(l Level) string {
 // decide approves or denies request rawID as who: the button press and
 // the console's `approve <id>` / `deny <id>` both end here. Every refusal
 // runs nothing; an approval runs the command once.
-func (e *Engine) decide(ctx context.Context, who, channel, rawID string, approve bool) Reply {
+func (e *Engine) decide(ctx context.Context, who, channel, rawID string, approve bool, progress ProgressFunc) Reply {
 	start := e.now()
 	verb := "deny"
 	if approve {
@@ -314,7 +314,7 @@ func (e *Engine) decide(ctx context.Context, who, channel, rawID string, approve
 	// Decided: this caller, and no other, runs it now. What follows must
 	// be recorded even when the asker's context ends.
 	runStart := e.now()
-	req := Request{Subject: d.Requester, Channel: d.Channel, Text: d.Text, ID: newID(), Command: cmd, Args: args}
+	req := Request{Subject: d.Requester, Channel: d.Channel, Text: d.Text, ID: newID(), Command: cmd, Args: args, Progress: progress}
 	reply := e.run(ctx, cmd, req, log)
 	reply.Message = e.redact(reply.Message)
 	ran := e.now().Sub(runStart)

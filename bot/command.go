@@ -191,6 +191,9 @@ type Request struct {
 	Text string
 	// ID identifies the request in logs; the Engine fills it when empty.
 	ID string
+	// Progress, when set, shows a running command's interim messages
+	// (see Report); the Engine redacts them first.
+	Progress ProgressFunc
 
 	// Set by the Engine for Run.
 	Command *Command

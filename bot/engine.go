@@ -282,7 +282,7 @@ func (e *Engine) run(ctx context.Context, cmd *Command, req Request, log logrus.
 			}}
 		}
 	}()
-	msg, err := cmd.Run(ctx, req)
+	msg, err := cmd.Run(e.withProgress(ctx, req), req)
 	if err != nil {
 		var ue *UsageError
 		if errors.As(err, &ue) {

@@ -187,3 +187,24 @@ func TestHelpHidesDecisionsWithoutADatabase(t *testing.T) {
 		}
 	}
 }
+
+func TestReportReachesTheTransportRedacted(t *testing.T) {
+	e := engine(t, allowAll{}, Command{Name: "deploy", Level: Level1, Run: func(ctx context.Context, _ Request) (Message, error) {
+		Report(ctx, Message{Title: "step 1", Text: "token s3cret"})
+		Report(ctx, Message{Title: "step 2"})
+		return Message{Title: "deployed"}, nil
+	}})
+	var got []Message
+	r := e.Handle(context.Background(), Request{Subject: "console:t", Channel: "console", Text: "deploy",
+		Progress: func(m Message) { got = append(got, m) }})
+	if r.Message.Title != "deployed" || len(got) != 2 {
+		t.Fatalf("reply %q, progress %+v", r.Message.Title, got)
+	}
+	if got[0].Title != "step 1" || got[0].Text != "token [REDACTED]" || got[1].Title != "step 2" {
+		t.Fatalf("progress %+v, want two steps with the secret masked", got)
+	}
+	// Without a sink, Report is a no-op.
+	if r := e.Handle(context.Background(), Request{Subject: "console:t", Channel: "console", Text: "deploy"}); r.Message.Title != "deployed" {
+		t.Fatalf("without progress: %q", r.Message.Title)
+	}
+}

@@ -87,7 +87,7 @@ func (c *Console) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 		case trimmed == "exit" || trimmed == "quit":
 			return nil
 		default:
-			reply := c.Core.Handle(ctx, bot.Request{Subject: c.Subject, Channel: "console", Text: got.line})
+			reply := c.Core.Handle(ctx, bot.Request{Subject: c.Subject, Channel: "console", Text: got.line, Progress: progressTo(out)})
 			fmt.Fprintln(out, Render(reply.Message))
 		}
 		if eof || ctx.Err() != nil {
@@ -119,9 +119,17 @@ func readLine(r *bufio.Reader) (line string, tooLong bool, err error) {
 // RunOnce handles one command line, prints the reply and returns the exit
 // code of the one-shot contract.
 func RunOnce(ctx context.Context, core Handler, subject, line string, out io.Writer) int {
-	reply := core.Handle(ctx, bot.Request{Subject: subject, Channel: "console", Text: line})
+	reply := core.Handle(ctx, bot.Request{Subject: subject, Channel: "console", Text: line, Progress: progressTo(out)})
 	fmt.Fprintln(out, Render(reply.Message))
 	return reply.Outcome.ExitCode()
+}
+
+// progressTo prints a running command's interim messages, each marked
+// with "… " so that they read as steps, not as the result.
+func progressTo(out io.Writer) bot.ProgressFunc {
+	return func(m bot.Message) {
+		fmt.Fprintln(out, "… "+strings.TrimRight(Render(m), "\n"))
+	}
 }
 
 // Render is the plain-text rendering of a neutral message.

@@ -134,3 +134,23 @@ func TestRunEndsWhenContextEndsWhileWaitingForInput(t *testing.T) {
 		t.Fatal("Run still waits for input after its context ended")
 	}
 }
+
+// progressCore reports two steps through bot.Report's sink before its reply.
+type progressCore struct{}
+
+func (progressCore) Handle(ctx context.Context, req bot.Request) bot.Reply {
+	req.Progress(bot.Message{Title: "step 1 of 2"})
+	req.Progress(bot.Message{Title: "step 2 of 2"})
+	return bot.Reply{Message: bot.Message{Title: "done"}}
+}
+
+func TestProgressIsPrintedBeforeTheResult(t *testing.T) {
+	var out strings.Builder
+	if code := RunOnce(context.Background(), progressCore{}, "console:t", "deploy", &out); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	want := "… step 1 of 2\n… step 2 of 2\ndone\n"
+	if !strings.HasPrefix(out.String(), want) {
+		t.Fatalf("output %q, want it to start with %q", out.String(), want)
+	}
+}
