@@ -120,10 +120,11 @@ func (e *Engine) requirement(cmd *Command, args Args, d Decision) (Level, bool) 
 	if r, ok := e.auth.(Requirer); ok {
 		return r.Requirement(cmd, args)
 	}
+	level, approval := cmd.DefaultRequirement(args)
 	if d.Level != LevelNone {
-		return d.Level, cmd.Approval
+		return d.Level, approval
 	}
-	return cmd.Level, cmd.Approval
+	return level, approval
 }
 
 // Action IDs of the approval buttons.

@@ -74,7 +74,15 @@ type Command struct {
 	MaxArgs int // -1: any number
 
 	// Object is the permission object the policy names; nil means Name.
-	Object   func(Args) string
+	Object func(Args) string
+	// Targets, when set, lists what a run with these arguments acts on,
+	// one permission object each with its own default level and approval
+	// (restart all: restart:api at Level 1 ... restart:postgres at Level
+	// 2). A command acting on several needs the highest level among them,
+	// after the policy's overrides of each, and approval when any needs
+	// it; Level and Approval are then only what help and policy show
+	// print. Object still names the request as a whole.
+	Targets  func(Args) []Target
 	Level    Level
 	Approval bool
 	Risk     Risk
@@ -86,6 +94,38 @@ type Command struct {
 	// builtin, set only on the Engine's own commands, answers instead of
 	// Run and keeps its own audit trail.
 	builtin func(ctx context.Context, req *Request) Reply
+}
+
+// Target is one permission object a command acts on, with its default
+// level and approval.
+type Target struct {
+	Object   string
+	Level    Level
+	Approval bool
+}
+
+// Requirements lists the targets of a run with these arguments: Targets
+// when set, else the one permission object with the command's Level and
+// Approval.
+func (c *Command) Requirements(a Args) []Target {
+	if c.Targets != nil {
+		if ts := c.Targets(a); len(ts) > 0 {
+			return ts
+		}
+	}
+	return []Target{{Object: c.PermissionObject(a), Level: c.Level, Approval: c.Approval}}
+}
+
+// DefaultRequirement is the highest level among the targets of a run with
+// these arguments and whether any needs approval, before any policy.
+func (c *Command) DefaultRequirement(a Args) (Level, bool) {
+	var level Level
+	approval := false
+	for _, t := range c.Requirements(a) {
+		level = max(level, t.Level)
+		approval = approval || t.Approval
+	}
+	return level, approval
 }
 
 // UsageLine returns "name usage" for messages.

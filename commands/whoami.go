@@ -76,6 +76,7 @@ func whoami(ctx context.Context, p Policy, cmds []*bot.Command, subject string) 
 		fixed := *c
 		obj := r.Object
 		fixed.Object = func(bot.Args) string { return obj }
+		fixed.Targets = nil // the row's object alone
 		need, approval := p.Requirement(&fixed, bot.Args{})
 		d := p.Authorize(ctx, subject, &fixed, bot.Args{})
 		needs := need.String()

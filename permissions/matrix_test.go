@@ -24,6 +24,35 @@ func registry() []*bot.Command {
 		{Name: "cache flush", Object: obj("cache:flush"), Level: bot.Level2, Approval: true, Run: run},
 		{Name: "db kill", Object: obj("db:kill-long-running"), Level: bot.Level2, Approval: true, Run: run},
 		{Name: "backup restore", Object: obj("backup:restore"), Level: bot.Level3, Approval: true, Run: run},
+		// Commands acting on several services, with their own defaults
+		// per target (the restart of a stateful service is Level 2).
+		{Name: "restart each", Object: func(a bot.Args) string { return "restart:" + a.First() }, Level: bot.Level1, Targets: services("restart", bot.LevelNone, false), Run: run},
+		{Name: "start", Object: func(a bot.Args) string { return "start:" + a.First() }, Level: bot.Level1, Targets: services("start", bot.Level3, true), Run: run},
+	}
+}
+
+// services is the Targets of a command on one service or "all": a
+// stateful service (postgres, redis) needs Level 2, the others Level 1;
+// allLevel > 0 makes "all" one target of its own at that level.
+func services(verb string, allLevel bot.Level, allApproval bool) func(bot.Args) []bot.Target {
+	one := func(svc string) bot.Target {
+		if svc == "postgres" || svc == "redis" {
+			return bot.Target{Object: verb + ":" + svc, Level: bot.Level2}
+		}
+		return bot.Target{Object: verb + ":" + svc, Level: bot.Level1}
+	}
+	return func(a bot.Args) []bot.Target {
+		if a.First() != "all" {
+			return []bot.Target{one(a.First())}
+		}
+		if allLevel != bot.LevelNone {
+			return []bot.Target{{Object: verb + ":all", Level: allLevel, Approval: allApproval}}
+		}
+		var ts []bot.Target
+		for _, s := range []string{"api", "frontend", "nginx", "postgres", "redis"} {
+			ts = append(ts, one(s))
+		}
+		return ts
 	}
 }
 
@@ -80,6 +109,11 @@ var matrix = map[string][]want{
 		{"cache flush", "", bot.Level2, true /*   */, "nnYYn"},
 		{"db kill", "", bot.Level2, true /*       */, "nnYYn"},
 		{"backup restore", "", bot.Level3, true /**/, "nnnYn"},
+		{"restart each", "api", bot.Level1, false, "nYYYY"},
+		{"restart each", "redis", bot.Level2, false, "nnYYn"}, // the target's own default
+		{"restart each", "all", bot.Level2, false, "nnYYn"},   // the highest among the services
+		{"start", "nginx", bot.Level1, false /*   */, "nYYYY"},
+		{"start", "all", bot.Level3, true /*      */, "nnnYn"},
 	},
 	"flipped": {
 		{"whoami", "", bot.LevelNone, false /*    */, "YYYYY"},
@@ -91,7 +125,41 @@ var matrix = map[string][]want{
 		{"cache flush", "", bot.Level1, true /*   */, "nYYYY"},
 		{"db kill", "", bot.Level3, false /*      */, "nnnYn"},
 		{"backup restore", "", bot.Level3, false /**/, "nnnYn"},
+		{"restart each", "api", bot.Level1, true, "nYYYY"}, // restart:* asks for approval
+		{"restart each", "all", bot.Level2, true, "nnYYn"}, // any target's approval is the run's
+		{"start", "all", bot.Level3, true /*      */, "nnnYn"},
 	},
+}
+
+// A p2 line on one service raises a command on all of them; a grant of one
+// object does not cover the others.
+func TestSeveralTargets(t *testing.T) {
+	ctx := context.Background()
+	all := bot.Args{Positional: []string{"all"}}
+	a, err := New("g, slack:UL2, level2\np2, restart:nginx, level3, -\np, slack:UBOB, restart:api\n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	each := byName("restart each")
+	if lv, ap := a.Requirement(each, all); lv != bot.Level3 || ap {
+		t.Errorf("restart all with nginx at level 3: %v %v", lv, ap)
+	}
+	if d := a.Authorize(ctx, "slack:UL2", each, all); d.Allowed || d.Level != bot.Level3 {
+		t.Errorf("level 2 may not restart all when one service needs level 3: %+v", d)
+	}
+	if !a.Authorize(ctx, "slack:UBOB", each, bot.Args{Positional: []string{"api"}}).Allowed {
+		t.Error("a grant of restart:api allows restart api")
+	}
+	if a.Authorize(ctx, "slack:UBOB", each, all).Allowed {
+		t.Error("a grant of restart:api must not allow restart all")
+	}
+	if d := a.Authorize(ctx, "slack:UL2", each, bot.Args{Positional: []string{"postgres"}}); !d.Allowed || d.Level != bot.Level2 {
+		t.Errorf("restart postgres without a p2 line: %+v, want level 2 from the target's default", d)
+	}
+	// The defaults alone, without a policy's opinion.
+	if lv, ap := each.DefaultRequirement(all); lv != bot.Level2 || ap {
+		t.Errorf("default requirement of restart all = %v %v", lv, ap)
+	}
 }
 
 func TestMatrix(t *testing.T) {

@@ -346,11 +346,30 @@ func (st *state) requirement(cmd *bot.Command, obj string) (bot.Level, bool, *Ov
 	return level, approval, o
 }
 
+// target is one target's default, overridden by the policy.
+func (st *state) target(t bot.Target) (bot.Level, bool) {
+	level, approval := t.Level, t.Approval
+	if o := st.match(t.Object); o != nil {
+		if o.Level != bot.LevelNone {
+			level = o.Level
+		}
+		if o.SetApproval {
+			approval = o.Approval
+		}
+	}
+	return level, approval
+}
+
 // Requirement returns the level the command needs for these arguments and
 // whether it needs a second person's approval: the command's defaults,
-// overridden by the policy.
+// overridden by the policy. A command acting on several targets (restart
+// all) needs the highest level among them, and approval when any needs it.
 func (a *Authorizer) Requirement(cmd *bot.Command, args bot.Args) (level bot.Level, approval bool) {
-	level, approval, _ = a.st.Load().requirement(cmd, cmd.PermissionObject(args))
+	st := a.st.Load()
+	for _, t := range cmd.Requirements(args) {
+		l, ap := st.target(t)
+		level, approval = max(level, l), approval || ap
+	}
 	return level, approval
 }
 
@@ -382,18 +401,27 @@ func (st *state) level(subject string) bot.Level {
 // Authorize implements bot.Authorizer with the effective level (the
 // command's default, overridden by the policy). Whether an allowed command
 // still needs approval is Requirement's second result.
+//
+// A command acting on several targets is allowed when every target is:
+// the subject holds each one's level or is granted its object.
 func (a *Authorizer) Authorize(_ context.Context, subject string, cmd *bot.Command, args bot.Args) bot.Decision {
 	st := a.st.Load()
-	obj := cmd.PermissionObject(args)
-	level, _, _ := st.requirement(cmd, obj)
+	var level bot.Level
+	allowed := validSubject(subject)
+	for _, t := range cmd.Requirements(args) {
+		l, _ := st.target(t)
+		level = max(level, l)
+		if l == bot.LevelNone || !allowed {
+			continue
+		}
+		ok, err := st.e.Enforce(subject, namespace(subject), t.Object, role(l))
+		allowed = err == nil && ok
+	}
 	if level == bot.LevelNone {
 		return bot.Decision{Allowed: true}
 	}
-	if validSubject(subject) {
-		ok, err := st.e.Enforce(subject, namespace(subject), obj, role(level))
-		if err == nil && ok {
-			return bot.Decision{Allowed: true, Level: level}
-		}
+	if allowed {
+		return bot.Decision{Allowed: true, Level: level}
 	}
 	have := "no level"
 	if l := st.level(subject); l != bot.LevelNone {
