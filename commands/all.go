@@ -13,12 +13,23 @@ type Deps struct {
 	// Commands, when set, is the registry's full list (with the engine's
 	// own commands) for whoami and policy show; default: All's list.
 	Commands func() []*bot.Command
+	// Stack, when set, adds the container commands (status, stats, top,
+	// restart, start, stop all, logs, errors).
+	Stack *Stack
+	// Host, when set, adds `host` (df -h, free -h).
+	Host *Host
 }
 
 // All returns every command, explicitly. The registry rejects duplicates.
 func All(d Deps) []bot.Command {
 	list := []bot.Command{
 		d.Health.Command(),
+	}
+	if d.Stack != nil {
+		list = append(list, d.Stack.Commands()...)
+	}
+	if d.Host != nil {
+		list = append(list, d.Host.Command())
 	}
 	if d.Authz != nil {
 		cmds := d.Commands

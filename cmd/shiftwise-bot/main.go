@@ -284,6 +284,8 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 	var reg *bot.Registry
 	deps := commands.Deps{Health: a.health, Authz: authz, LoadPolicy: a.loadPolicy,
 		Commands: func() []*bot.Command { return reg.Commands() }}
+	deps.Stack = &commands.Stack{Engine: dock, Logs: dock}
+	deps.Host = &commands.Host{WarnPercent: cfg.Health.DiskPercent}
 	reg, err = bot.NewRegistry(append(commands.All(deps), extraCommands...)...)
 	if err != nil {
 		a.close()

@@ -59,7 +59,16 @@ func (c *Client) scan(ctx context.Context, containerID string, since time.Time, 
 }
 
 func (c *Client) readLogs(ctx context.Context, containerID string, since time.Time, timestamps, follow bool, match func(line []byte) bool) (total, matched int, err error) {
-	if !follow {
+	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: timestamps, Follow: follow}
+	if !since.IsZero() {
+		opts.Since = since.UTC().Format(time.RFC3339Nano)
+	}
+	return c.streamLogs(ctx, containerID, opts, match)
+}
+
+// streamLogs reads the log as opts ask and hands match every line.
+func (c *Client) streamLogs(ctx context.Context, containerID string, opts client.ContainerLogsOptions, match func(line []byte) bool) (total, matched int, err error) {
+	if !opts.Follow {
 		var cancel context.CancelFunc
 		ctx, cancel = withDefaultTimeout(ctx, defaultLogsTimeout)
 		defer cancel()
@@ -72,10 +81,6 @@ func (c *Client) readLogs(ctx context.Context, containerID string, since time.Ti
 	}
 	if err := c.negotiate(ctx); err != nil {
 		return fail("read logs", err)
-	}
-	opts := client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: timestamps, Follow: follow}
-	if !since.IsZero() {
-		opts.Since = since.UTC().Format(time.RFC3339Nano)
 	}
 	rc, err := c.api.ContainerLogs(ctx, containerID, opts)
 	if err != nil {
