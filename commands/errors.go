@@ -253,6 +253,9 @@ func normalizeWord(dst, w []byte) []byte {
 		dst = append(dst, "<n>"...)
 	case isHexWord(core):
 		dst = append(dst, "<hex>"...)
+	case numberWithUnit(core) > 0:
+		dst = append(dst, "<n>"...)
+		dst = append(dst, core[numberWithUnit(core):]...)
 	default:
 		dst = normalizeParts(dst, core)
 	}
@@ -434,4 +437,22 @@ func containsByte(w []byte, b byte) bool {
 		}
 	}
 	return false
+}
+
+// numberWithUnit returns where the unit starts in a number followed by
+// letters ("1.5s", "12ms", "64MB"), or 0.
+func numberWithUnit(w []byte) int {
+	i := 0
+	for i < len(w) && (isDigit(w[i]) || w[i] == '.') {
+		i++
+	}
+	if i == 0 || i == len(w) || !isNumber(w[:i]) {
+		return 0
+	}
+	for _, c := range w[i:] {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return 0
+		}
+	}
+	return i
 }
