@@ -104,7 +104,7 @@ func (h *Host) run(ctx context.Context, req bot.Request) (bot.Message, error) {
 		tw.Flush()
 		m.Code = append(m.Code, bot.CodeBlock{Title: "free -h", Text: trimLines(b.String())})
 		pct := float64(mem.Used) / float64(mem.Total) * 100
-		m.Summary = fmt.Sprintf("memory %.0f%% used, %s available of %s", pct, host.HumanBytes(mem.Available), host.HumanBytes(mem.Total))
+		m.Summary = fmt.Sprintf("memory %.0f%% used, %s available of %s", pct, freeHuman(mem.Available), freeHuman(mem.Total))
 		if pct >= warn {
 			flagged = append(flagged, fmt.Sprintf("memory is %.0f%% used", pct))
 			m.Status = bot.StatusWarn
@@ -125,21 +125,22 @@ func dfPercent(p float64) int {
 	return n
 }
 
-// freeHuman formats bytes as free -h does: binary units with "i"
-// ("23Gi", "1.5Mi", "0B").
+// freeHuman formats bytes as free -h (procps 4) does: up to 999 bytes
+// as "999B"; else the first binary unit whose value prints as "9.9" in
+// three characters, or as a truncated integer in three ("23Gi", "1.5Mi").
 func freeHuman(n uint64) string {
-	if n < 1024 {
+	if n < 1000 {
 		return fmt.Sprintf("%dB", n)
 	}
-	units := []string{"Ki", "Mi", "Gi", "Ti", "Pi"}
-	v := float64(n) / 1024
-	i := 0
-	for v >= 1024 && i < len(units)-1 {
+	v := float64(n)
+	for _, unit := range []string{"Ki", "Mi", "Gi", "Ti", "Pi"} {
 		v /= 1024
-		i++
+		if s := fmt.Sprintf("%.1f", v); len(s) <= 3 {
+			return s + unit
+		}
+		if s := fmt.Sprintf("%d", int64(v)); len(s) <= 3 {
+			return s + unit
+		}
 	}
-	if v < 10 {
-		return fmt.Sprintf("%.1f%s", v, units[i])
-	}
-	return fmt.Sprintf("%.0f%s", v, units[i])
+	return fmt.Sprintf("%.0fEi", v/1024)
 }
