@@ -31,7 +31,7 @@ g, console:l3, level3
 
 // ops is a Stack on a throwaway project, behind a real engine and policy.
 type ops struct {
-	t       *testing.T
+	t       testing.TB
 	s       *Stack
 	dc      *docker.Client
 	project *dockertest.Project
@@ -49,7 +49,7 @@ func newOps(t *testing.T, policy string, services ...dockertest.Service) *ops {
 	return opsOn(t, p, policy)
 }
 
-func opsOn(t *testing.T, p *dockertest.Project, policy string) *ops {
+func opsOn(t testing.TB, p *dockertest.Project, policy string) *ops {
 	t.Helper()
 	dc, err := docker.New(dockertest.Host(t), p.Name)
 	if err != nil {
@@ -132,7 +132,7 @@ func tableRows(t *testing.T, text string) []map[string]string {
 }
 
 // dockerCLI runs the docker CLI in the test (the bot never does).
-func dockerCLI(t *testing.T, args ...string) string {
+func dockerCLI(t testing.TB, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

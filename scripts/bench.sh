@@ -6,6 +6,9 @@
 #   health / slowest check alone   (goal: at most 1.2)
 #   runbook shell steps / health   (goal: at least 3)
 #
+# scripts/bench.sh errors: `errors --since 24h` over about 200 MB of
+# container logs against `docker logs | grep -ci error` (see BenchmarkErrors).
+#
 # scripts/bench.sh slack: the Slack transport instead — ack latency p50/p99
 # at 1, 50 and 200 commands a second for 10 s each (one in twenty a health
 # on the demo stack), beside a bare slack-go client that only acks, and
@@ -13,6 +16,19 @@
 # SHIFTWISE_BENCH_NO_HEALTH=1 leaves health out of the mix).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "errors" ]; then
+  # `errors --since 24h` over SHIFTWISE_BENCH_LOG_MB (default 200) MB of logs
+  # written by four throwaway containers (removed afterwards), against
+  # `docker logs --since 24h <c> 2>&1 | grep -ci error` on the same ones;
+  # medians of RUNS (default 3) runs each.
+  go test -run '^$' -bench 'BenchmarkErrors' -benchtime "${RUNS:-3}x" -timeout 60m ./commands | tee /dev/stderr |
+    awk '/^BenchmarkErrors\// { name = $1; sub(/^BenchmarkErrors\//, "", name); sub(/-[0-9]+$/, "", name)
+           for (i = 2; i < NF; i++) if ($(i + 1) == "ms-median") m[name] = $i; else if ($(i + 1) == "MB") mb = $i }
+         END { if (!("errors" in m)) { print "bench: no results" > "/dev/stderr"; exit 1 }
+               printf "\n%.1f MB of logs: errors %.0f ms, grep one by one %.0f ms, grep all at once %.0f ms\n", mb, m["errors"], m["grep-one-by-one"], m["grep-all-at-once"]
+               printf "errors / grep one by one: %.2f   errors / grep all at once: %.2f   (goal <= 1.5)\n", m["errors"] / m["grep-one-by-one"], m["errors"] / m["grep-all-at-once"] }'
+  exit "${PIPESTATUS[0]}"
+fi
 if [ "${1:-}" = "slack" ]; then
   go test -run '^$' -bench 'BenchmarkSlack' -benchtime 1x ./cmd/shiftwise-bot | grep -E '^Benchmark|FAIL|ok'
   exit "${PIPESTATUS[0]}"

@@ -112,6 +112,9 @@ type Service struct {
 	Health *Health           // nil: the image's own healthcheck, if any
 	Labels map[string]string // extra labels
 	NoWait bool              // do not wait for published ports to accept connections
+	// LogOpts are json-file log options (e.g. "max-size": "200m"); nil
+	// takes the daemon's defaults.
+	LogOpts map[string]string
 }
 
 // Container is one started container of a test project.
@@ -231,7 +234,7 @@ func startContainer(t testing.TB, api *client.Client, project string, s Service)
 	}
 	hc := &container.HostConfig{
 		PortBindings: network.PortMap{},
-		LogConfig:    container.LogConfig{Type: "json-file"},
+		LogConfig:    container.LogConfig{Type: "json-file", Config: s.LogOpts},
 	}
 	for _, ps := range s.Ports {
 		port, err := network.ParsePort(ps)
