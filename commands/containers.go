@@ -52,6 +52,10 @@ type Stack struct {
 	// docker-compose).
 	StopGrace time.Duration
 	Now       func() time.Time
+	// Redact, when set, is the bot's redactor, applied to each error line
+	// before errors normalises it: the engine redacts every output too,
+	// but a secret with its digits replaced would no longer look like one.
+	Redact func(string) string
 
 	seenMu sync.Mutex
 	seen   []string // services seen in the last listing, for `restart all`'s levels

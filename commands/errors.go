@@ -117,6 +117,9 @@ func (s *Stack) CommonErrors(ctx context.Context, since time.Time, n int) (Error
 				if !ContainsError(line) {
 					return false
 				}
+				if s.Redact != nil {
+					line = []byte(s.Redact(string(line)))
+				}
 				key = NormalizeLine(key[:0], line)
 				g := groups[string(key)]
 				if g == nil {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/integrations/docker/dockertest"
+	"github.com/shiftwise/shiftwise-bot/internal/redact"
+	"github.com/shiftwise/shiftwise-bot/permissions"
 )
 
 // logLines posts n copies of text to a testapp container's log.
@@ -251,5 +253,48 @@ func BenchmarkNormalizeLine(b *testing.B) {
 	var dst []byte
 	for b.Loop() {
 		dst = NormalizeLine(dst[:0], line)
+	}
+}
+
+// Secrets written into a service's log never reach the output of logs,
+// logs --follow or errors: the engine's one redactor sees everything.
+func TestLogsAndErrorsRedactSeededSecrets(t *testing.T) {
+	t.Parallel()
+	p := dockertest.StartProject(t, dockertest.Service{Name: "api", Ports: []string{"3000"}})
+	o := opsOn(t, p, opsPolicy)
+	red := redact.New()
+	o.s.Redact = red.Redact
+	reg, err := bot.NewRegistry(o.s.Commands()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authz, err := permissions.New(opsPolicy, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.engine, err = bot.NewEngine(bot.Options{Registry: reg, Authorizer: authz, Redactor: red}); err != nil {
+		t.Fatal(err)
+	}
+	api := p.Service("api")
+	secrets := []string{"hunter2-db-pass", "s3cr3t-in-url", "xoxb-123456789012-abcdefghijkl"}
+	logLines(t, api, 1, "stdout", "ERROR boot failed with POSTGRES_PASSWORD="+secrets[0])
+	logLines(t, api, 1, "stderr", "error connecting to postgres://shiftwise:"+secrets[1]+"@db:5432/shiftwise")
+	logLines(t, api, 1, "stdout", "slack token "+secrets[2]+" rejected: error")
+	waitFor(t, func() bool {
+		r, _ := o.run("console:l1", "logs api")
+		return r.Message.Summary == "3 lines"
+	})
+	for _, text := range []string{"logs api", "logs api --grep error", "errors", "logs api --follow --for 1s"} {
+		r, progress := o.run("console:l1", text)
+		out := render(r.Message)
+		for _, m := range progress {
+			out += render(m)
+		}
+		for _, s := range secrets {
+			// Nor any recognisable part of one (errors normalises digits).
+			if strings.Contains(out, s) || strings.Contains(out, s[len(s)-8:]) || strings.Contains(out, "hunter") {
+				t.Errorf("%s shows the secret %q:\n%s", text, s, out)
+			}
+		}
 	}
 }
