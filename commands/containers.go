@@ -52,6 +52,10 @@ type Stack struct {
 	// docker-compose).
 	StopGrace time.Duration
 	Now       func() time.Time
+	// Self is the ID of the container the bot runs in ("" on the host):
+	// `stop all`, `start all` and `restart all` leave it alone, and a
+	// command naming its service is refused.
+	Self string
 	// Redact, when set, is the bot's redactor, applied to each error line
 	// before errors normalises it: the engine redacts every output too,
 	// but a secret with its digits replaced would no longer look like one.
@@ -546,12 +550,24 @@ func (s *Stack) operate(ctx context.Context, req bot.Request, verb string) (bot.
 	}
 	target := req.Args.First()
 	picked := list
+	var note string
 	if target != "all" {
 		if picked, err = s.pick(list, target); err != nil {
 			return bot.Message{}, err
 		}
-	} else if len(list) == 0 {
-		return bot.Message{}, fmt.Errorf("project %s has no containers to %s", s.Engine.Project(), verb)
+		if slices.ContainsFunc(picked, s.isSelf) {
+			return bot.Message{}, fmt.Errorf("%s is the bot's own service: %s it from the host (docker-compose %s %s), not from the bot", target, verb, verb, target)
+		}
+	} else {
+		for _, c := range picked {
+			if s.isSelf(c) {
+				note = fmt.Sprintf("The bot's own container (%s) was left alone.", c.Name)
+			}
+		}
+		picked = slices.DeleteFunc(slices.Clone(picked), s.isSelf)
+		if len(picked) == 0 {
+			return bot.Message{}, fmt.Errorf("project %s has no containers to %s", s.Engine.Project(), verb)
+		}
 	}
 	title := fmt.Sprintf("%s %s", verb, target)
 	pr := &progress{title: title}
@@ -559,7 +575,7 @@ func (s *Stack) operate(ctx context.Context, req bot.Request, verb string) (bot.
 	for _, tier := range tiers(picked, verb == "stop") {
 		steps = append(steps, s.runTier(ctx, verb, tier, pr)...)
 	}
-	m := bot.Message{Title: title, Status: bot.StatusOK}
+	m := bot.Message{Title: title, Status: bot.StatusOK, Text: note}
 	failed := 0
 	for _, st := range steps {
 		m.Checks = append(m.Checks, bot.Check{Name: st.c.Service + " (" + st.c.Name + ")", Status: st.status, Value: st.value})
@@ -582,6 +598,8 @@ func (s *Stack) operate(ctx context.Context, req bot.Request, verb string) (bot.
 	}
 	return m, nil
 }
+
+func (s *Stack) isSelf(c docker.Container) bool { return s.Self != "" && c.ID == s.Self }
 
 // tiers orders containers for an operation: stateful services first (or
 // last when stopping), each tier acted on concurrently.

@@ -519,19 +519,29 @@ func TestStopAllAndStartNeedTheirLevelsAndBringTheStackBack(t *testing.T) {
 		}
 	}
 
-	// With the approval lifted by the policy, Level 3 stops and starts.
+	// With the approval lifted by the policy, Level 3 stops and starts;
+	// the bot's own container (here a stand-in) is left alone.
+	self := dockertest.StartNamedProject(t, o.project.Name, dockertest.Service{Name: "shiftwise-bot", Ports: []string{"3000"}}).Containers[0]
 	o = opsOn(t, o.project, opsPolicy+"p2, stop:all, -, no-approval\np2, start:all, -, no-approval\n")
+	o.s.Self = self.ID
+	if r, _ := o.run("console:l3", "restart shiftwise-bot"); r.Outcome != bot.OutcomeFailed || !strings.Contains(r.Message.Text, "the bot's own service") {
+		t.Errorf("restart of the bot's own service:\n%s", render(r.Message))
+	}
 	r, _ := o.run("console:l3", "stop all")
-	if r.Outcome != bot.OutcomeOK || r.Message.Summary != "stop all: 2 containers stopped" || !strings.HasPrefix(r.Message.Checks[0].Name, "api ") {
-		t.Fatalf("stop all (api before redis):\n%s", render(r.Message))
+	if r.Outcome != bot.OutcomeOK || r.Message.Summary != "stop all: 2 containers stopped" || !strings.HasPrefix(r.Message.Checks[0].Name, "api ") ||
+		!strings.Contains(r.Message.Text, "The bot's own container ("+self.Name+") was left alone.") {
+		t.Fatalf("stop all (api before redis, the bot left alone):\n%s", render(r.Message))
 	}
 	for _, c := range o.project.Containers {
 		if st := dockertest.State(t, c.ID); st != "exited" {
 			t.Errorf("%s is %s after stop all", c.Name, st)
 		}
 	}
+	if st := dockertest.State(t, self.ID); st != "running" {
+		t.Errorf("stop all stopped the bot's own container: %s", st)
+	}
 	r, _ = o.run("console:l1", "status")
-	if r.Message.Status != bot.StatusFailed || r.Message.Summary != "0 of 2 Up" {
+	if r.Message.Status != bot.StatusFailed || r.Message.Summary != "1 of 3 Up" {
 		t.Errorf("status after stop all:\n%s", render(r.Message))
 	}
 

@@ -284,7 +284,7 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 	var reg *bot.Registry
 	deps := commands.Deps{Health: a.health, Authz: authz, LoadPolicy: a.loadPolicy,
 		Commands: func() []*bot.Command { return reg.Commands() }}
-	deps.Stack = &commands.Stack{Engine: dock, Logs: dock, Redact: red.Redact}
+	deps.Stack = &commands.Stack{Engine: dock, Logs: dock, Redact: red.Redact, Self: docker.SelfID()}
 	deps.Host = &commands.Host{WarnPercent: cfg.Health.DiskPercent}
 	reg, err = bot.NewRegistry(append(commands.All(deps), extraCommands...)...)
 	if err != nil {
