@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shiftwise/shiftwise-bot/integrations/docker/dockertest"
+	"github.com/shiftwise/shiftwise-bot/internal/redact"
 	"github.com/shiftwise/shiftwise-bot/internal/testenv"
 )
 
@@ -74,7 +75,9 @@ func benchLogs(b *testing.B) (*ops, int64) {
 		}
 		size += n
 	}
-	return opsOn(b, p, opsPolicy), size
+	o := opsOn(b, p, opsPolicy)
+	o.s.Redact = redact.New().Redact // as main wires it: every error line is redacted before grouping
+	return o, size
 }
 
 func shell(b testing.TB, script string) string {

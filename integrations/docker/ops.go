@@ -181,12 +181,19 @@ func stopSeconds(d time.Duration) int {
 // ready: it exited, turned unhealthy, or ctx ended first.
 var ErrNotReady = errors.New("container not ready")
 
+// settle is how long a container without a healthcheck must keep running
+// (the same run: its start time unchanged) before WaitReady trusts it, so
+// a process that dies right after starting is not reported as up.
+const settle = 2 * time.Second
+
 // WaitReady waits until the container runs and, when it has a
-// healthcheck, is healthy, polling its state. It returns the last state
-// seen; the error wraps ErrNotReady when the container exited, turned
-// unhealthy, or ctx ended (the caller's bound) before it was ready.
+// healthcheck, is healthy, polling its state; one without a healthcheck
+// must keep running for two seconds. It returns the last state seen; the
+// error wraps ErrNotReady when the container exited, turned unhealthy, or
+// ctx ended (the caller's bound) before it was ready.
 func (c *Client) WaitReady(ctx context.Context, containerID string) (Detail, error) {
 	var last Detail
+	var runSince time.Time // when this run was first seen running, by our clock
 	t := time.NewTicker(readyPoll)
 	defer t.Stop()
 	for {
@@ -197,9 +204,17 @@ func (c *Client) WaitReady(ctx context.Context, containerID string) (Detail, err
 			}
 			return last, err
 		}
+		if d.State != "running" || !d.StartedAt.Equal(last.StartedAt) {
+			runSince = time.Time{}
+		}
+		if d.State == "running" && runSince.IsZero() {
+			runSince = time.Now()
+		}
 		last = d
 		switch {
-		case d.State == "running" && (!d.HasHealthcheck || d.Health == "healthy"):
+		case d.State == "running" && d.HasHealthcheck && d.Health == "healthy":
+			return d, nil
+		case d.State == "running" && !d.HasHealthcheck && time.Since(runSince) >= settle:
 			return d, nil
 		case d.State == "running" && d.Health == "unhealthy":
 			return d, fmt.Errorf("%w: %s is unhealthy", ErrNotReady, d.Name)
