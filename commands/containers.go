@@ -570,7 +570,7 @@ func (s *Stack) operate(ctx context.Context, req bot.Request, verb string) (bot.
 		}
 	}
 	title := fmt.Sprintf("%s %s", verb, target)
-	pr := &progress{title: title}
+	pr := &progress{title: title, appendOnly: req.Channel == "console"}
 	var steps []step
 	for _, tier := range tiers(picked, verb == "stop") {
 		steps = append(steps, s.runTier(ctx, verb, tier, pr)...)
@@ -693,11 +693,13 @@ func (s *Stack) ready(ctx context.Context, c docker.Container, start time.Time, 
 }
 
 // progress collects an operation's steps and reports them as one message
-// updated in place.
+// updated in place (Slack), or one step at a time where each report is
+// printed below the last (the console: appendOnly).
 type progress struct {
-	mu    sync.Mutex
-	title string
-	lines []string
+	mu         sync.Mutex
+	title      string
+	appendOnly bool
+	lines      []string
 }
 
 const maxProgressLines = 40
@@ -709,6 +711,9 @@ func (p *progress) add(ctx context.Context, line string) {
 		p.lines = p.lines[len(p.lines)-maxProgressLines:]
 	}
 	text := strings.Join(p.lines, "\n")
+	if p.appendOnly {
+		text = p.lines[len(p.lines)-1]
+	}
 	p.mu.Unlock()
 	bot.Report(ctx, bot.Message{Title: p.title + " (in progress)", Code: []bot.CodeBlock{{Text: text}}})
 }

@@ -36,6 +36,7 @@ type ops struct {
 	dc      *docker.Client
 	project *dockertest.Project
 	engine  *bot.Engine
+	channel string
 }
 
 func newOps(t *testing.T, policy string, services ...dockertest.Service) *ops {
@@ -79,7 +80,11 @@ func (o *ops) run(subject, text string) (bot.Reply, []bot.Message) {
 	var progress []bot.Message
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	r := o.engine.Handle(ctx, bot.Request{Subject: subject, Channel: "console", Text: text, Progress: func(m bot.Message) {
+	channel := o.channel
+	if channel == "" {
+		channel = "C0OPS" // a Slack channel: progress replaces one message
+	}
+	r := o.engine.Handle(ctx, bot.Request{Subject: subject, Channel: channel, Text: text, Progress: func(m bot.Message) {
 		mu.Lock()
 		progress = append(progress, m)
 		mu.Unlock()
@@ -473,6 +478,19 @@ func TestRestartWaitsUntilHealthyAndFollowsTheLevels(t *testing.T) {
 	last := render(progress[len(progress)-1])
 	if strings.Index(last, "restarting postgres") > strings.Index(last, "restarting api") {
 		t.Errorf("progress: api restarted before postgres was ready:\n%s", last)
+	}
+
+	// At the console each progress message is printed below the last: one
+	// new step each.
+	o.channel = "console"
+	_, progress = o.run("console:l1", "restart worker")
+	if len(progress) < 3 {
+		t.Fatalf("restart worker at the console: %d progress messages", len(progress))
+	}
+	for _, m := range progress {
+		if strings.Count(m.Code[0].Text, "\n") != 0 {
+			t.Errorf("a console progress message repeats earlier steps:\n%s", m.Code[0].Text)
+		}
 	}
 }
 

@@ -109,7 +109,10 @@ func (s *Stack) logs(ctx context.Context, req bot.Request) (bot.Message, error) 
 		m.Summary = fmt.Sprintf("%d lines", len(lines))
 		return m, nil
 	}
-	seen, n, err := s.follow(ctx, picked, lines, newest, tail, dur, match, m.Title)
+	// The console prints each progress message below the last one, Slack
+	// replaces one message: the console gets only the new lines each time.
+	appendOnly := req.Channel == "console"
+	seen, n, err := s.follow(ctx, picked, lines, newest, tail, dur, match, m.Title, appendOnly)
 	if err != nil {
 		return bot.Message{}, err
 	}
@@ -161,13 +164,14 @@ func (s *Stack) lastLines(ctx context.Context, picked []docker.Container, since 
 }
 
 // follow streams new lines of the containers for dur, reporting the last
-// ones as progress, and returns the last tail lines it saw and how many.
-func (s *Stack) follow(ctx context.Context, picked []docker.Container, before []logLine, newest []time.Time, tail int, dur time.Duration, match func([]byte) bool, title string) ([]logLine, int, error) {
+// ones as progress (only those not reported yet when appendOnly), and
+// returns the last tail lines it saw and how many.
+func (s *Stack) follow(ctx context.Context, picked []docker.Container, before []logLine, newest []time.Time, tail int, dur time.Duration, match func([]byte) bool, title string, appendOnly bool) ([]logLine, int, error) {
 	fctx, cancel := context.WithTimeout(ctx, dur)
 	defer cancel()
 	var mu sync.Mutex
 	ring := newRing(tail)
-	n, dirty := 0, true
+	n, reported, dirty := 0, 0, true
 	multi := len(picked) > 1
 	report := func(final bool) {
 		mu.Lock()
@@ -177,6 +181,10 @@ func (s *Stack) follow(ctx context.Context, picked []docker.Container, before []
 		}
 		dirty = false
 		shown := lastOf(append(lastOf(before, followShown), ring.lines()...), followShown)
+		if appendOnly && n > 0 {
+			shown = lastOf(ring.lines(), min(n-reported, followShown))
+		}
+		reported = n
 		count := n
 		mu.Unlock()
 		bot.Report(ctx, bot.Message{
