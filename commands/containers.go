@@ -101,7 +101,7 @@ func (s *Stack) readyTimeout() time.Duration {
 func (s *Stack) list(ctx context.Context) ([]docker.Container, error) {
 	list, err := s.Engine.Containers(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("could not list the containers of project %s: %w", s.Engine.Project(), err)
+		return nil, fmt.Errorf("Could not list the containers of project %s: %w", s.Engine.Project(), err)
 	}
 	s.remember(list)
 	return list, nil
@@ -214,7 +214,7 @@ func (s *Stack) statusCommand() bot.Command {
 func (s *Stack) status(ctx context.Context, req bot.Request) (bot.Message, error) {
 	details, err := s.Engine.Details(ctx)
 	if err != nil {
-		return bot.Message{}, fmt.Errorf("could not read the containers of project %s: %w", s.Engine.Project(), err)
+		return bot.Message{}, fmt.Errorf("Could not read the containers of project %s: %w", s.Engine.Project(), err)
 	}
 	list := make([]docker.Container, len(details))
 	for i, d := range details {
@@ -454,7 +454,7 @@ func (s *Stack) top(ctx context.Context, req bot.Request) (bot.Message, error) {
 		}
 		p, err := s.Engine.Top(ctx, c.ID)
 		if err != nil {
-			return bot.Message{}, fmt.Errorf("could not list the processes of %s: %w", c.Name, err)
+			return bot.Message{}, fmt.Errorf("Could not list the processes of %s: %w", c.Name, err)
 		}
 		var b strings.Builder
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
@@ -566,7 +566,7 @@ func (s *Stack) operate(ctx context.Context, req bot.Request, verb string) (bot.
 		}
 		picked = slices.DeleteFunc(slices.Clone(picked), s.isSelf)
 		if len(picked) == 0 {
-			return bot.Message{}, fmt.Errorf("project %s has no containers to %s", s.Engine.Project(), verb)
+			return bot.Message{}, fmt.Errorf("Project %s has no containers to %s", s.Engine.Project(), verb)
 		}
 	}
 	title := fmt.Sprintf("%s %s", verb, target)

@@ -590,3 +590,36 @@ func TestStopAllAndStartNeedTheirLevelsAndBringTheStackBack(t *testing.T) {
 		}
 	}
 }
+
+// An engine that refuses, or accepts and never answers: every container
+// command ends by its deadline with one sentence naming the project.
+func TestContainerCommandsWhenTheEngineIsDown(t *testing.T) {
+	t.Parallel()
+	silent := testenv.NewSilent(t)
+	for name, host := range map[string]string{"refused": "tcp://" + testenv.RefusedAddr(t), "silent": "tcp://" + silent.Addr} {
+		dc, err := docker.New(host, "shiftwise")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dc.Close()
+		s := &Stack{Engine: dc, Logs: dc}
+		reg, err := bot.NewRegistry(s.Commands()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := bot.NewEngine(bot.Options{Registry: reg, Authorizer: allow{}, Redactor: same{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, text := range []string{"status", "stats", "top api", "restart api", "logs api", "errors"} {
+			r, _ := testenv.Within(t, text, 30*time.Second, func() (bot.Reply, error) {
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				defer cancel()
+				return e.Handle(ctx, bot.Request{Subject: "console:t", Text: text}), nil
+			})
+			if r.Outcome != bot.OutcomeFailed || !strings.Contains(r.Message.Text, "project shiftwise") {
+				t.Errorf("%s, engine %s: %v\n%s", text, name, r.Outcome, render(r.Message))
+			}
+		}
+	}
+}

@@ -168,7 +168,7 @@ func (s *Stack) CommonErrors(ctx context.Context, since time.Time, n int) (Error
 		}
 	}
 	if len(errs) > 0 {
-		return ErrorSummary{}, fmt.Errorf("could not read the logs in time: %w", errors.Join(errs...))
+		return ErrorSummary{}, fmt.Errorf("Could not read the logs in time: %w", errors.Join(errs...))
 	}
 	sort.Strings(sum.Unread)
 	sum.Distinct = len(merged)

@@ -61,10 +61,10 @@ func (h *Host) run(ctx context.Context, req bot.Request) (bot.Message, error) {
 	select {
 	case fs = <-ch:
 	case <-ctx.Done():
-		return bot.Message{}, fmt.Errorf("the filesystems did not answer in time: %w", ctx.Err())
+		return bot.Message{}, fmt.Errorf("The filesystems did not answer in time: %w", ctx.Err())
 	}
 	if fs.err != nil && memErr != nil {
-		return bot.Message{}, fmt.Errorf("could not read the host: %v; %v", fs.err, memErr)
+		return bot.Message{}, fmt.Errorf("Could not read the host: %v; %v", fs.err, memErr)
 	}
 	m := bot.Message{Title: "Host: disk and memory", Status: bot.StatusOK}
 	var flagged []string

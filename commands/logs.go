@@ -158,7 +158,7 @@ func (s *Stack) lastLines(ctx context.Context, picked []docker.Container, since 
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, nil, fmt.Errorf("could not read the logs: %w", err)
+		return nil, nil, fmt.Errorf("Could not read the logs: %w", err)
 	}
 	return lastOf(merge(per), tail), newest, nil
 }
@@ -241,7 +241,7 @@ loop:
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, 0, fmt.Errorf("could not follow the logs: %w", err)
+		return nil, 0, fmt.Errorf("Could not follow the logs: %w", err)
 	}
 	mu.Lock()
 	defer mu.Unlock()
