@@ -105,6 +105,8 @@ func (s *Stack) CommonErrors(ctx context.Context, since time.Time, n int) (Error
 		lines, matched int
 		err            error
 	}
+	bot.Report(ctx, bot.Message{Title: "errors (in progress)",
+		Text: fmt.Sprintf("Reading the logs of %d containers since %s…", len(list), since.UTC().Format("2006-01-02 15:04 MST"))})
 	res := make([]result, len(list))
 	var wg sync.WaitGroup
 	for i, c := range list {
