@@ -13,6 +13,10 @@ type Deps struct {
 	// Commands, when set, is the registry's full list (with the engine's
 	// own commands) for whoami and policy show; default: All's list.
 	Commands func() []*bot.Command
+	// Audit is the bot's audit log (NoAuditDatabase without
+	// SHIFTWISE_DATABASE_URL: the audit commands then say they need it);
+	// nil leaves the audit commands out.
+	Audit AuditLog
 }
 
 // All returns every command, explicitly. The registry rejects duplicates.
@@ -26,6 +30,9 @@ func All(d Deps) []bot.Command {
 			cmds = func() []*bot.Command { return listOf(list) } // list as finally built
 		}
 		list = append(list, Whoami(d.Authz, cmds), PolicyShow(d.Authz, cmds), PolicyReload(d.Authz, d.LoadPolicy))
+	}
+	if d.Audit != nil {
+		list = append(list, Audit(d.Audit), AuditVerify(d.Audit))
 	}
 	return list
 }

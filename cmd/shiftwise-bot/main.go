@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -34,7 +35,9 @@ import (
 	"github.com/shiftwise/shiftwise-bot/integrations/docker"
 	"github.com/shiftwise/shiftwise-bot/integrations/postgres"
 	"github.com/shiftwise/shiftwise-bot/integrations/redis"
+	"github.com/shiftwise/shiftwise-bot/internal/audittrail"
 	"github.com/shiftwise/shiftwise-bot/internal/redact"
+	"github.com/shiftwise/shiftwise-bot/internal/spool"
 	"github.com/shiftwise/shiftwise-bot/internal/store"
 	"github.com/shiftwise/shiftwise-bot/internal/store/botstore"
 	"github.com/shiftwise/shiftwise-bot/permissions"
@@ -130,6 +133,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return exitUsage
 		}
 		app.notifyExpired = sb.NotifyExpired // an expired request says so in its thread
+		app.auditChannel(sb, cfg.AuditChannel, log)
 		app.sweep(ctx)
 		log.Info("connecting to Slack (Socket Mode)")
 		if err := sb.Run(ctx); err != nil {
@@ -205,6 +209,9 @@ type app struct {
 	// notifyExpired, set before the sweep starts, tells the transport
 	// of a request that expired undecided.
 	notifyExpired func(context.Context, bot.Approval)
+	// trail writes audit entries (database, else the spool); nil without
+	// SHIFTWISE_DATABASE_URL.
+	trail *audittrail.Trail
 }
 
 // approvalSweep is how often a running bot expires undecided requests.
@@ -220,13 +227,85 @@ func (a *app) sweep(ctx context.Context) {
 		a.engine.SweepExpired(ctx, approvalSweep)
 	}()
 	a.closers = append(a.closers, func() { cancel(); <-done })
+	if a.trail != nil {
+		// Spooled audit entries are written once the database answers.
+		tdone := make(chan struct{})
+		go func() { defer close(tdone); a.trail.Run(ctx) }()
+		a.closers = append(a.closers, func() { cancel(); <-tdone })
+	}
 }
 
 // extraCommands are added to the registry by tests only.
 var extraCommands []bot.Command
 
-// storeOpenTimeout bounds reaching the bot's database at start.
-const storeOpenTimeout = 10 * time.Second
+// storeOpenTimeout bounds reaching the bot's database at start (and each
+// later attempt while it is down); storeRetry is the first pause between
+// attempts (doubling up to 16 times that).
+const (
+	storeOpenTimeout = 10 * time.Second
+	storeRetry       = 2 * time.Second
+)
+
+// auditPoster is what SHIFTWISE_AUDIT_CHANNEL needs from the Slack
+// transport: posting a message to a channel. bot/slack does not offer it
+// yet; once it does, the digest is posted without further wiring.
+type auditPoster interface {
+	PostMessage(ctx context.Context, channel string, m bot.Message) error
+}
+
+type channelNotifier struct {
+	p       auditPoster
+	channel string
+}
+
+func (n channelNotifier) Notify(ctx context.Context, text string) error {
+	return n.p.PostMessage(ctx, n.channel, bot.Message{Title: "Audit digest", Text: text})
+}
+
+// auditChannel has the trail post the running digest to channel.
+func (a *app) auditChannel(transport any, channel string, log logrus.FieldLogger) {
+	if channel == "" || a.trail == nil {
+		return
+	}
+	p, ok := transport.(auditPoster)
+	if !ok {
+		log.Warn("SHIFTWISE_AUDIT_CHANNEL: this Slack transport cannot post to a channel yet; the audit digest goes to the log and SHIFTWISE_DATA_DIR only")
+		return
+	}
+	a.trail.SetNotifier(channelNotifier{p: p, channel: channel})
+}
+
+// openTrail opens the spool under SHIFTWISE_DATA_DIR and the audit trail
+// over the (lazily connected) store. An unusable data directory is logged:
+// the bot runs, and audit entries the database does not take are lost.
+func (a *app) openTrail(cfg config, lazy *botstore.Lazy, log logrus.FieldLogger) error {
+	sp, err := spool.Open(filepath.Join(cfg.DataDir, "spool"))
+	if err != nil {
+		log.WithField("error", err.Error()).Error("SHIFTWISE_DATA_DIR: no spool; audit entries are LOST while the bot's database is down")
+		sp = nil
+	} else {
+		a.closers = append(a.closers, func() { sp.Close() })
+	}
+	trail, err := audittrail.New(audittrail.Options{Store: lazy.Store, Spool: sp,
+		DigestPath: filepath.Join(cfg.DataDir, audittrail.DigestFile), Log: log})
+	if err != nil {
+		return err
+	}
+	a.trail = trail
+	// A bot ending with entries spooled writes them if the database answers
+	// by then (one-shot mode has no replayer); else the next start does.
+	a.closers = append(a.closers, func() {
+		if trail.Pending() == 0 || lazy.Store() == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := trail.Flush(ctx); err != nil {
+			log.WithFields(logrus.Fields{"error": err.Error(), "waiting": trail.Pending()}).Warn("spooled audit entries stay in the spool for the next start")
+		}
+	})
+	return nil
+}
 
 func (a *app) close() {
 	for i := len(a.closers) - 1; i >= 0; i-- {
@@ -281,32 +360,39 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		return nil, fmt.Errorf("SHIFTWISE_POLICY: %w", err)
 	}
 	a.authz = authz
+	var lazy *botstore.Lazy
+	if cfg.DatabaseURL != "" {
+		// The bot must keep working while its own database is down: until
+		// it answers (retried in the background), approvals say it is down,
+		// audit entries wait in the spool, read-only commands run.
+		lazy = botstore.Connect(ctx, func(ctx context.Context) (*store.Store, error) { return store.Open(ctx, cfg.DatabaseURL) },
+			storeRetry, storeOpenTimeout, storeOpenTimeout, log, red.Redact, nil)
+		a.closers = append(a.closers, lazy.Close)
+		if err := a.openTrail(cfg, lazy, log); err != nil {
+			a.close()
+			return nil, err
+		}
+	}
 	var reg *bot.Registry
 	deps := commands.Deps{Health: a.health, Authz: authz, LoadPolicy: a.loadPolicy,
 		Commands: func() []*bot.Command { return reg.Commands() }}
+	deps.Audit = commands.NoAuditDatabase
+	if a.trail != nil {
+		deps.Audit = a.trail
+	}
 	reg, err = bot.NewRegistry(append(commands.All(deps), extraCommands...)...)
 	if err != nil {
 		a.close()
 		return nil, fmt.Errorf("commands: %w", err)
 	}
 	opts := bot.Options{Registry: reg, Authorizer: authz, Redactor: red, Logger: log, ApprovalTTL: cfg.ApprovalTTL}
-	if cfg.DatabaseURL != "" {
-		// The bot must keep working while its own database is down: without
-		// it, approvals and audit are off and read-only commands still run.
-		octx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
-		st, err := store.Open(octx, cfg.DatabaseURL)
-		cancel()
-		if err != nil {
-			log.WithField("error", red.Redact(err.Error())).Warn("SHIFTWISE_DATABASE_URL: the bot's database is unreachable; running WITHOUT approvals and audit until restarted")
-		} else {
-			a.closers = append(a.closers, st.Close)
-			opts.Approvals, opts.Auditor = botstore.Approvals{S: st}, botstore.Auditor{S: st}
-			opts.OnExpired = func(ctx context.Context, ap bot.Approval) {
-				log.WithFields(logrus.Fields{"approval": ap.ID, "command": ap.Command, "user": ap.Requester, "channel": ap.Channel}).
-					Warn("approval request expired without a decision")
-				if a.notifyExpired != nil {
-					a.notifyExpired(ctx, ap)
-				}
+	if lazy != nil {
+		opts.Approvals, opts.Auditor = botstore.LazyApprovals{L: lazy}, a.trail
+		opts.OnExpired = func(ctx context.Context, ap bot.Approval) {
+			log.WithFields(logrus.Fields{"approval": ap.ID, "command": ap.Command, "user": ap.Requester, "channel": ap.Channel}).
+				Warn("approval request expired without a decision")
+			if a.notifyExpired != nil {
+				a.notifyExpired(ctx, ap)
 			}
 		}
 	}
