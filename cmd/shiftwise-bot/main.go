@@ -279,7 +279,7 @@ func (a *app) auditChannel(transport any, channel string, log logrus.FieldLogger
 // over the (lazily connected) store. An unusable data directory is logged:
 // the bot runs, and audit entries the database does not take are lost.
 func (a *app) openTrail(cfg config, lazy *botstore.Lazy, log logrus.FieldLogger) error {
-	sp, err := spool.Open(filepath.Join(cfg.DataDir, "spool"))
+	sp, err := spool.Open(filepath.Join(cfg.DataDir, "audit-spool"))
 	if err != nil {
 		log.WithField("error", err.Error()).Error("SHIFTWISE_DATA_DIR: no spool; audit entries are LOST while the bot's database is down")
 		sp = nil

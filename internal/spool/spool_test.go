@@ -560,6 +560,20 @@ func waitForLines(t *testing.T, path string, n int) {
 	t.Fatalf("child never delivered %d records", n)
 }
 
+func TestOneProcessAtATime(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	if other, err := Open(dir); err == nil {
+		other.Close()
+		t.Fatal("a second Open of a directory in use succeeded")
+	} else if !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second Open: %v", err)
+	}
+	s.Close()
+	s = mustOpen(t, dir) // free again once closed
+	s.Close()
+}
+
 func TestAppendRefusesOversizedPayload(t *testing.T) {
 	s := mustOpen(t, t.TempDir())
 	defer s.Close()
