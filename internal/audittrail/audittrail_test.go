@@ -123,7 +123,7 @@ func quietLog() logrus.FieldLogger {
 	return l
 }
 
-func newTrail(t *testing.T, dir string, st func() *store.Store) (*Trail, *spool.Spool) {
+func newTrail(t testing.TB, dir string, st func() *store.Store) (*Trail, *spool.Spool) {
 	t.Helper()
 	sp, err := spool.Open(filepath.Join(dir, "spool"))
 	if err != nil {
