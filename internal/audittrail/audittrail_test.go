@@ -365,3 +365,71 @@ func TestDigestFileRoundTripAndRefusesGarbage(t *testing.T) {
 		t.Fatalf("ReadDigest of garbage: %v", err)
 	}
 }
+
+type notes struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func (n *notes) Notify(_ context.Context, text string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.sent = append(n.sent, text)
+	return nil
+}
+
+func (n *notes) all() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.sent...)
+}
+
+// TestDigestPostedToTheNotifier: a running trail posts the latest digest
+// once the log has grown, and not again while it has not.
+func TestDigestPostedToTheNotifier(t *testing.T) {
+	st, err := store.Open(ctxFor(t), testenv.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	sp, err := spool.Open(filepath.Join(t.TempDir(), "spool"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	n := &notes{}
+	tr, err := New(Options{Store: func() *store.Store { return st }, Spool: sp, DigestPath: filepath.Join(t.TempDir(), DigestFile),
+		Log: quietLog(), Notifier: n, NotifyEvery: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t)
+	for i := 0; i < 3; i++ {
+		if err := tr.Append(ctx, entryN(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := st.Verify(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); tr.Run(rctx) }()
+	for len(n.all()) == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("no digest posted")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	// Several more ticks pass; the log did not grow, so nothing more is posted.
+	time.Sleep(50 * time.Millisecond)
+	stop()
+	<-done
+	got := n.all()
+	want := DigestText(store.Digest{ID: v.LastID, Hash: v.Head})
+	if len(got) != 1 || got[0] != want {
+		t.Fatalf("posted %q, want once %q", got, want)
+	}
+}
