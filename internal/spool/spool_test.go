@@ -584,3 +584,45 @@ func TestAppendRefusesOversizedPayload(t *testing.T) {
 		t.Fatalf("Len = %d after a refused Append", s.Len())
 	}
 }
+
+// TestCrashDuringRotation: the spool died after starting the next segment
+// and before recording it in the ack file; the old segment is fully
+// acknowledged. Open must deliver nothing old and keep new records.
+func TestCrashDuringRotation(t *testing.T) {
+	dir := t.TempDir()
+	s := mustOpen(t, dir)
+	for i := 0; i < 2; i++ {
+		if _, err := s.Append("k", []byte("old")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	seg := lastSegment(t, dir)
+	fi, err := os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := uint64(1)
+	if err := os.WriteFile(filepath.Join(dir, ackName), ackBytes(position{gen: gen, off: fi.Size()}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(segPath(dir, gen+1), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, dir)
+	defer s.Close()
+	if s.Len() != 0 {
+		t.Fatalf("Len = %d after a crash mid-rotation, want 0", s.Len())
+	}
+	r, err := s.Append("k", []byte("new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := drain(t, s)
+	if len(got) != 1 || got[0].ID != r.ID || string(got[0].Payload) != "new" {
+		t.Fatalf("replayed %v, want only the new record", ids(got))
+	}
+	if _, err := os.Stat(seg); !os.IsNotExist(err) {
+		t.Fatalf("the acknowledged old segment is still there: %v", err)
+	}
+}
