@@ -141,6 +141,11 @@ func (t *Trail) Append(ctx context.Context, e bot.AuditEntry) error {
 		}
 		return fmt.Errorf("audit entry: the database did not take it and there is no spool (SHIFTWISE_DATA_DIR): %w", dbErr)
 	}
+	// The record's own ID is the entry's key, unless a direct write was
+	// tried: it may have committed unseen, so the key it used stays.
+	if dbErr == nil {
+		key = ""
+	}
 	payload, err := json.Marshal(spooled{Key: key, At: now, Subject: e.Subject, Channel: e.Channel, Command: e.Command,
 		Args: e.Args, Decision: e.Decision, Approver: e.Approver, Result: e.Result, Duration: e.Duration})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -342,6 +343,13 @@ func TestDatabaseDownAtStart(t *testing.T) {
 	want := []string{entryN(0).Args, entryN(1).Args, entryN(2).Args, entryN(3).Args}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("log holds %q, want %q", got, want)
+	}
+	// Spooled without a direct attempt: the spool record's ID is the key.
+	es, _ := lazy.Store().Entries(ctx, store.Filter{})
+	for _, e := range es {
+		if inst, _, ok := strings.Cut(e.Key, "-"); !ok || len(inst) != 16 {
+			t.Errorf("entry %d has key %q, not a spool record ID", e.ID, e.Key)
+		}
 	}
 }
 
