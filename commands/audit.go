@@ -184,7 +184,7 @@ func auditMessage(q AuditQuery, recs []AuditRecord, pending int) bot.Message {
 	}
 	if pending > 0 {
 		m.Status = bot.StatusWarn
-		m.Text += fmt.Sprintf(" %d newer entries wait in the local spool: the bot's database did not answer, they are written when it does.", pending)
+		m.Text += fmt.Sprintf(" %s in the local spool: the bot's database did not answer, and they are written when it does.", entriesWait(pending, "newer "))
 	}
 	return m
 }
@@ -193,6 +193,13 @@ func auditMessage(q AuditQuery, recs []AuditRecord, pending int) bot.Message {
 // the same start for the next page, rounded up to the minute.
 func sinceFlag(since time.Time) string {
 	return fmt.Sprintf("%dm", int(time.Since(since)/time.Minute)+1)
+}
+
+func entriesWait(n int, adj string) string {
+	if n == 1 {
+		return "1 " + adj + "entry waits"
+	}
+	return fmt.Sprintf("%d %sentries wait", n, adj)
 }
 
 func clipCell(s string, n int) string {
@@ -264,7 +271,7 @@ func verifyMessage(r AuditReport) bot.Message {
 		}
 	}
 	if r.Pending > 0 {
-		m.Text += fmt.Sprintf(" %d entries wait in the local spool and are not in the log yet.", r.Pending)
+		m.Text += fmt.Sprintf(" %s in the local spool, not in the log yet.", entriesWait(r.Pending, ""))
 	}
 	return m
 }

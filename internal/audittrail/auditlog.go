@@ -14,7 +14,12 @@ var _ commands.AuditLog = (*Trail)(nil)
 func (t *Trail) store() (*store.Store, error) {
 	st := t.o.Store()
 	if st == nil {
-		return nil, fmt.Errorf("the bot's database is unreachable right now (the bot keeps trying; %d entries wait in the local spool)", t.Pending())
+		n := t.Pending()
+		waiting := fmt.Sprintf("%d entries wait", n)
+		if n == 1 {
+			waiting = "1 entry waits"
+		}
+		return nil, fmt.Errorf("the bot's database is unreachable right now (the bot keeps trying; %s in the local spool)", waiting)
 	}
 	return st, nil
 }
