@@ -19,6 +19,10 @@ type Deps struct {
 	// DataDir is SHIFTWISE_DATA_DIR: the bot's local files (the security
 	// runbook's log snapshots).
 	DataDir string
+	// Audit is the bot's audit log (NoAuditDatabase without
+	// SHIFTWISE_DATABASE_URL: the audit commands then say they need it);
+	// nil leaves the audit commands out.
+	Audit AuditLog
 }
 
 // All returns every command, explicitly. The registry rejects duplicates.
@@ -39,6 +43,9 @@ func All(d Deps) []bot.Command {
 			}
 			list = append(list, rb.Command())
 		}
+	}
+	if d.Audit != nil {
+		list = append(list, Audit(d.Audit), AuditVerify(d.Audit))
 	}
 	return list
 }
