@@ -13,12 +13,26 @@ type Deps struct {
 	// Commands, when set, is the registry's full list (with the engine's
 	// own commands) for whoami and policy show; default: All's list.
 	Commands func() []*bot.Command
+	// Backups (backup create/list/verify/prune/restore), Cleanup and
+	// DBTest (db test); nil leaves their commands out.
+	Backups *Backups
+	Cleanup *Cleanup
+	DBTest  *DBTest
 }
 
 // All returns every command, explicitly. The registry rejects duplicates.
 func All(d Deps) []bot.Command {
 	list := []bot.Command{
 		d.Health.Command(),
+	}
+	if d.Backups != nil {
+		list = append(list, d.Backups.Commands()...)
+	}
+	if d.Cleanup != nil {
+		list = append(list, d.Cleanup.Command())
+	}
+	if d.DBTest != nil {
+		list = append(list, d.DBTest.Command())
 	}
 	if d.Authz != nil {
 		cmds := d.Commands

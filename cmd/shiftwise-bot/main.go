@@ -269,6 +269,11 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		Docker: dock, DB: db, Cache: cache, BackupDir: cfg.BackupDir, Limits: cfg.Health,
 		Reuse: cfg.HealthReuse,
 	}
+	backupsCmd, cleanupCmd, dbTestCmd, err := backupCommands(cfg, dock, a.health)
+	if err != nil {
+		a.close()
+		return nil, err
+	}
 	a.loadPolicy = func() (string, error) { return permissions.LoadPolicy(cfg.PolicyPath) }
 	policy, err := a.loadPolicy()
 	if err != nil {
@@ -283,7 +288,8 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 	a.authz = authz
 	var reg *bot.Registry
 	deps := commands.Deps{Health: a.health, Authz: authz, LoadPolicy: a.loadPolicy,
-		Commands: func() []*bot.Command { return reg.Commands() }}
+		Commands: func() []*bot.Command { return reg.Commands() },
+		Backups:  backupsCmd, Cleanup: cleanupCmd, DBTest: dbTestCmd}
 	reg, err = bot.NewRegistry(append(commands.All(deps), extraCommands...)...)
 	if err != nil {
 		a.close()
