@@ -76,6 +76,9 @@ func TestDBTestFailsAndShowsWhy(t *testing.T) {
 }
 
 func TestParseDBTestCommand(t *testing.T) {
+	if c := (&DBTest{}).Command(); c.PermissionObject(bot.Args{}) != "db:test" || c.Level != bot.Level1 || c.Approval || c.Risk != bot.ReadOnly {
+		t.Errorf("db test defaults: %s %v %v", c.PermissionObject(bot.Args{}), c.Level, c.Approval)
+	}
 	if got, err := ParseDBTestCommand(""); err != nil || strings.Join(got, " ") != "shiftwise-demo dbtest" {
 		t.Errorf("default: %v %v", got, err)
 	}

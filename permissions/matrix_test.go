@@ -24,6 +24,11 @@ func registry() []*bot.Command {
 		{Name: "cache flush", Object: obj("cache:flush"), Level: bot.Level2, Approval: true, Run: run},
 		{Name: "db kill", Object: obj("db:kill-long-running"), Level: bot.Level2, Approval: true, Run: run},
 		{Name: "backup restore", Object: obj("backup:restore"), Level: bot.Level3, Approval: true, Run: run},
+		{Name: "backup create", Object: obj("backup:create"), Level: bot.Level1, Run: run},
+		{Name: "backup verify", Object: obj("backup:verify"), Level: bot.Level1, Run: run},
+		{Name: "backup prune", Object: obj("backup:prune"), Level: bot.Level2, Approval: true, Run: run},
+		{Name: "cleanup", Level: bot.Level2, Approval: true, Run: run},
+		{Name: "db test", Object: obj("db:test"), Level: bot.Level1, Run: run},
 	}
 }
 
@@ -80,6 +85,11 @@ var matrix = map[string][]want{
 		{"cache flush", "", bot.Level2, true /*   */, "nnYYn"},
 		{"db kill", "", bot.Level2, true /*       */, "nnYYn"},
 		{"backup restore", "", bot.Level3, true /**/, "nnnYn"},
+		{"backup create", "", bot.Level1, false /**/, "nYYYY"},
+		{"backup verify", "", bot.Level1, false /**/, "nYYYY"},
+		{"backup prune", "", bot.Level2, true /*  */, "nnYYn"},
+		{"cleanup", "", bot.Level2, true /*       */, "nnYYn"},
+		{"db test", "", bot.Level1, false /*      */, "nYYYY"},
 	},
 	"flipped": {
 		{"whoami", "", bot.LevelNone, false /*    */, "YYYYY"},
@@ -91,6 +101,11 @@ var matrix = map[string][]want{
 		{"cache flush", "", bot.Level1, true /*   */, "nYYYY"},
 		{"db kill", "", bot.Level3, false /*      */, "nnnYn"},
 		{"backup restore", "", bot.Level3, false /**/, "nnnYn"},
+		{"backup create", "", bot.Level1, false /**/, "nYYYY"},
+		{"backup verify", "", bot.Level1, false /**/, "nYYYY"},
+		{"backup prune", "", bot.Level2, true /*  */, "nnYYn"},
+		{"cleanup", "", bot.Level2, true /*       */, "nnYYn"},
+		{"db test", "", bot.Level3, false /*      */, "nnnYn"}, // p2, db:*, level3, no-approval
 	},
 }
 
