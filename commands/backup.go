@@ -741,29 +741,44 @@ func (b *Backups) pruneCommand() bot.Command {
 		Summary: "delete backups older than --older (default 30d), never the newest",
 		Usage:   "[--older 30d]",
 		Help: "The runbook's `find ./backups -name \"*.sql\" -mtime +30 -delete`, for every backup file of the listing, but never the " +
-			"newest backup, so that at least one always remains. `backup list --older 30d` shows beforehand exactly what it deletes; " +
-			"the reply names every file deleted and the space freed. --older must be at least 1d.",
+			"newest backup, so that at least one always remains. The approval request lists exactly the files it will delete (so " +
+			"does `backup list --older 30d`); the reply names every file deleted and the space freed. --older must be at least 1d.",
 		Flags:  []bot.Flag{{Name: "older", Kind: bot.FlagDuration, Default: "30d", Usage: "age of the backups to delete"}},
 		Object: bkObj("backup:prune"), Level: bot.Level2, Approval: true, Risk: bot.Destructive, Timeout: 2 * time.Minute,
+		Preview: func(ctx context.Context, req bot.Request) (bot.Message, error) {
+			return b.prune(req, true)
+		},
 		Run: func(ctx context.Context, req bot.Request) (bot.Message, error) {
-			older := req.Args.Duration("older")
-			if older < minPruneAge {
-				return bot.Message{}, &bot.UsageError{Msg: "--older must be at least 1d: prune keeps today's backups."}
-			}
-			deleted, kept, err := b.Prune(older, false)
-			return backupPruneMessage(deleted, kept, older, err), nil
+			return b.prune(req, false)
 		},
 	}
 }
 
-func backupPruneMessage(deleted []backups.Backup, kept int, older time.Duration, err error) bot.Message {
+// prune runs or previews `backup prune`.
+func (b *Backups) prune(req bot.Request, dryRun bool) (bot.Message, error) {
+	older := req.Args.Duration("older")
+	if older < minPruneAge {
+		return bot.Message{}, &bot.UsageError{Msg: "--older must be at least 1d: prune keeps today's backups."}
+	}
+	deleted, kept, err := b.Prune(older, dryRun)
+	if dryRun && err != nil {
+		return bot.Message{}, err
+	}
+	return backupPruneMessage(deleted, kept, older, dryRun, err), nil
+}
+
+func backupPruneMessage(deleted []backups.Backup, kept int, older time.Duration, dryRun bool, err error) bot.Message {
 	m := bot.Message{Title: "Backup prune", Status: bot.StatusOK}
+	verb, done := "deleted", "Deleted"
+	if dryRun {
+		verb, done = "to delete", "Would delete"
+	}
 	var freed int64
 	for _, d := range deleted {
 		freed += d.Size
-		m.Checks = append(m.Checks, bot.Check{Name: d.Name, Status: bot.StatusOK, Value: fmt.Sprintf("deleted, %s, from %s", host.HumanBytes(uint64(d.Size)), d.ModTime.UTC().Format("2006-01-02 15:04 UTC"))})
+		m.Checks = append(m.Checks, bot.Check{Name: d.Name, Status: bot.StatusOK, Value: fmt.Sprintf("%s, %s, from %s", verb, host.HumanBytes(uint64(d.Size)), d.ModTime.UTC().Format("2006-01-02 15:04 UTC"))})
 	}
-	m.Summary = fmt.Sprintf("Deleted %d backups older than %s (%s freed); %d kept", len(deleted), human(older), host.HumanBytes(uint64(freed)), kept)
+	m.Summary = fmt.Sprintf("%s %d backups older than %s (%s); %d kept", done, len(deleted), human(older), host.HumanBytes(uint64(freed)), kept)
 	if err != nil {
 		m.Status = bot.StatusFailed
 		m.Text = err.Error()
@@ -783,6 +798,21 @@ func (b *Backups) restoreCommand() bot.Command {
 			"from `backup list`. The API reconnects on its own; run `restart api` if it does not.",
 		MinArgs: 1, MaxArgs: 1,
 		Object: bkObj("backup:restore"), Level: bot.Level3, Approval: true, Risk: bot.Destructive, Timeout: backupRestoreTimeout,
+		Preview: func(ctx context.Context, req bot.Request) (bot.Message, error) {
+			bk, err := b.Lookup(req.Args.First())
+			if err != nil {
+				return bot.Message{}, err
+			}
+			if err := backups.Inspect(bk); err != nil {
+				return bot.Message{}, &bot.UsageError{Msg: strings.TrimPrefix(err.Error(), "backup "+bk.Path+": ") + ": not a backup to restore."}
+			}
+			return bot.Message{
+				Text: fmt.Sprintf("It replaces the whole %s database with %s (%s, taken %s, %s ago). A safety backup of the current "+
+					"state is taken first; sessions on %s are ended during the swap; health runs afterwards.",
+					b.database(), bk.Name, host.HumanBytes(uint64(bk.Size)), bk.ModTime.UTC().Format("2006-01-02 15:04 UTC"),
+					human(b.now().Sub(bk.ModTime)), b.database()),
+			}, nil
+		},
 		Run: func(ctx context.Context, req bot.Request) (bot.Message, error) {
 			bk, err := b.Lookup(req.Args.First())
 			if err != nil {

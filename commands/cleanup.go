@@ -62,17 +62,23 @@ type CleanupResult struct {
 // backupAge (never the newest), then the Docker prune. Each step runs even
 // when an earlier one failed; the result holds every error.
 func (c *Cleanup) Run(ctx context.Context, logAge, backupAge time.Duration) CleanupResult {
+	return c.run(ctx, logAge, backupAge, false)
+}
+
+// run cleans up, or with dryRun only finds the old logs and backups (the
+// Docker prune has no dry run: it is left out).
+func (c *Cleanup) run(ctx context.Context, logAge, backupAge time.Duration, dryRun bool) CleanupResult {
 	var r CleanupResult
-	r.Logs, r.LogBytes, r.LogErr = c.oldLogs(logAge)
+	r.Logs, r.LogBytes, r.LogErr = c.oldLogs(logAge, dryRun)
 	if c.Backups != nil {
-		deleted, kept, err := c.Backups.Prune(backupAge, false)
+		deleted, kept, err := c.Backups.Prune(backupAge, dryRun)
 		for _, d := range deleted {
 			r.Backups = append(r.Backups, d.Name)
 			r.BackupSize += d.Size
 		}
 		r.Kept, r.BackupsErr = kept, err
 	}
-	if c.Docker != nil {
+	if c.Docker != nil && !dryRun {
 		r.Docker, r.DockerErr = c.Docker.Prune(ctx, docker.PruneOptions{Label: c.PruneLabel})
 	}
 	return r
@@ -80,7 +86,7 @@ func (c *Cleanup) Run(ctx context.Context, logAge, backupAge time.Duration) Clea
 
 // oldLogs deletes regular *.log files under LogDir last written before
 // the cutoff; symbolic links are neither followed nor removed.
-func (c *Cleanup) oldLogs(older time.Duration) ([]string, int64, error) {
+func (c *Cleanup) oldLogs(older time.Duration, dryRun bool) ([]string, int64, error) {
 	if c.LogDir == "" {
 		return nil, 0, nil
 	}
@@ -101,8 +107,10 @@ func (c *Cleanup) oldLogs(older time.Duration) ([]string, int64, error) {
 		if err != nil || !info.ModTime().Before(cutoff) {
 			return nil
 		}
-		if err := os.Remove(path); err != nil {
-			return fmt.Errorf("delete %s: %w", path, err)
+		if !dryRun {
+			if err := os.Remove(path); err != nil {
+				return fmt.Errorf("delete %s: %w", path, err)
+			}
 		}
 		rel, _ := filepath.Rel(c.LogDir, path)
 		names = append(names, rel)
@@ -121,25 +129,37 @@ func (c *Cleanup) Command() bot.Command {
 		Help: "The runbook's disk clean-up: `find ./logs -name \"*.log\" -mtime +7 -delete` (SHIFTWISE_LOG_DIR), " +
 			"`find ./backups -name \"*.sql\" -mtime +30 -delete` (every backup file, but never the newest), and " +
 			"`docker system prune -f` through the Engine API: stopped containers (never the operated compose project's), unused " +
-			"networks, dangling images and the build cache. Volumes are never touched, nor tagged images. `backup list --older 30d` " +
-			"shows beforehand which backups go. The reply names what was removed and the space freed.",
+			"networks, dangling images and the build cache. Volumes are never touched, nor tagged images. The approval request " +
+			"lists the logs and backups it will delete; the reply names what was removed and the space freed.",
 		Flags: []bot.Flag{
 			{Name: "logs-older", Kind: bot.FlagDuration, Default: "7d", Usage: "delete *.log files older than this"},
 			{Name: "backups-older", Kind: bot.FlagDuration, Default: "30d", Usage: "delete backups older than this"},
 		},
 		Object: bkObj("cleanup"), Level: bot.Level2, Approval: true, Risk: bot.Destructive, Timeout: 10 * time.Minute,
+		Preview: func(ctx context.Context, req bot.Request) (bot.Message, error) {
+			return c.command(ctx, req, true)
+		},
 		Run: func(ctx context.Context, req bot.Request) (bot.Message, error) {
-			logAge, backupAge := req.Args.Duration("logs-older"), req.Args.Duration("backups-older")
-			if logAge < minPruneAge || backupAge < minPruneAge {
-				return bot.Message{}, &bot.UsageError{Msg: "--logs-older and --backups-older must be at least 1d."}
-			}
-			return c.message(c.Run(ctx, logAge, backupAge), logAge, backupAge), nil
+			return c.command(ctx, req, false)
 		},
 	}
 }
 
-func (c *Cleanup) message(r CleanupResult, logAge, backupAge time.Duration) bot.Message {
+func (c *Cleanup) command(ctx context.Context, req bot.Request, dryRun bool) (bot.Message, error) {
+	logAge, backupAge := req.Args.Duration("logs-older"), req.Args.Duration("backups-older")
+	if logAge < minPruneAge || backupAge < minPruneAge {
+		return bot.Message{}, &bot.UsageError{Msg: "--logs-older and --backups-older must be at least 1d."}
+	}
+	m := c.message(c.run(ctx, logAge, backupAge, dryRun), logAge, backupAge, dryRun)
+	return m, nil
+}
+
+func (c *Cleanup) message(r CleanupResult, logAge, backupAge time.Duration, dryRun bool) bot.Message {
 	m := bot.Message{Title: "Cleanup", Status: bot.StatusOK}
+	deleted := "deleted"
+	if dryRun {
+		deleted = "to delete"
+	}
 	step := func(name string, err error, value string) {
 		ch := bot.Check{Name: name, Status: bot.StatusOK, Value: value}
 		if err != nil {
@@ -154,19 +174,22 @@ func (c *Cleanup) message(r CleanupResult, logAge, backupAge time.Duration) bot.
 		step(fmt.Sprintf("logs older than %s", human(logAge)), nil, fmt.Sprintf("no log directory %s; nothing to do", c.LogDir))
 	default:
 		step(fmt.Sprintf("logs older than %s", human(logAge)), r.LogErr,
-			fmt.Sprintf("%d *.log files deleted in %s, %s", len(r.Logs), c.LogDir, host.HumanBytes(uint64(r.LogBytes))))
-		cleanupList(&m, "deleted logs", r.Logs)
+			fmt.Sprintf("%d *.log files %s in %s, %s", len(r.Logs), deleted, c.LogDir, host.HumanBytes(uint64(r.LogBytes))))
+		cleanupList(&m, "logs "+deleted, r.Logs)
 	}
 	if c.Backups != nil {
 		if errors.Is(r.BackupsErr, os.ErrNotExist) {
 			step(fmt.Sprintf("backups older than %s", human(backupAge)), nil, "no backup directory yet; nothing to do")
 		} else {
 			step(fmt.Sprintf("backups older than %s", human(backupAge)), r.BackupsErr,
-				fmt.Sprintf("%d deleted, %s; %d kept (the newest always)", len(r.Backups), host.HumanBytes(uint64(r.BackupSize)), r.Kept))
-			cleanupList(&m, "deleted backups", r.Backups)
+				fmt.Sprintf("%d %s, %s; %d kept (the newest always)", len(r.Backups), deleted, host.HumanBytes(uint64(r.BackupSize)), r.Kept))
+			cleanupList(&m, "backups "+deleted, r.Backups)
 		}
 	}
-	if c.Docker != nil {
+	if c.Docker != nil && dryRun {
+		step("docker prune (no volumes)", nil, "then `docker system prune -f`: stopped containers (not this stack's), unused networks, dangling images, build cache")
+	}
+	if c.Docker != nil && !dryRun {
 		d := r.Docker
 		v := fmt.Sprintf("%d stopped containers, %d networks, %d dangling images", len(d.Containers), len(d.Networks), len(d.Images))
 		if d.BuildCacheSkipped {
@@ -192,6 +215,9 @@ func (c *Cleanup) message(r CleanupResult, logAge, backupAge time.Duration) bot.
 	}
 	freed := uint64(r.LogBytes) + uint64(r.BackupSize) + r.Docker.Reclaimed
 	m.Summary = fmt.Sprintf("Cleanup: %s freed", host.HumanBytes(freed))
+	if dryRun {
+		m.Summary = fmt.Sprintf("Cleanup would free %s of logs and backups, plus what Docker reclaims", host.HumanBytes(freed))
+	}
 	if m.Status == bot.StatusFailed {
 		m.Summary += " (some steps failed)"
 	}
