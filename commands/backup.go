@@ -68,7 +68,7 @@ const (
 
 // pgName is what a configured role or database name may be: it lands on
 // pg_dump's and psql's command lines and in SQL as a quoted identifier.
-var pgName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+var pgName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.$-]{0,62}$`)
 
 // backupName is what a user may name: a plain file name of the listing.
 var backupName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$`)
@@ -81,9 +81,9 @@ func (b *Backups) Validate() error {
 	case b.Dir == "":
 		return errors.New("backups: SHIFTWISE_BACKUP_DIR is empty")
 	case !pgName.MatchString(b.user()):
-		return fmt.Errorf("backups: database user %q: use letters, digits and _", b.user())
+		return fmt.Errorf("backups: database user %q (from SHIFTWISE_TARGET_DB_URL) is not a name the bot passes to pg_dump: use letters, digits, _ . $ -", b.user())
 	case !pgName.MatchString(b.database()):
-		return fmt.Errorf("backups: database name %q: use letters, digits and _", b.database())
+		return fmt.Errorf("backups: database name %q (from SHIFTWISE_TARGET_DB_URL) is not a name the bot passes to pg_dump: use letters, digits, _ . $ -", b.database())
 	}
 	return nil
 }

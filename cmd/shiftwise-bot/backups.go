@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/commands"
@@ -15,7 +16,7 @@ import (
 // inside the postgres container as the role and database of
 // SHIFTWISE_TARGET_DB_URL (its password, if any, only in their
 // environment), as the runbook's `pg_dump -U shiftwise shiftwise`.
-func backupCommands(cfg config, dock *docker.Client, health *commands.Health) (*commands.Backups, *commands.Cleanup, *commands.DBTest, error) {
+func backupCommands(cfg config, dock *docker.Client, health *commands.Health, log logrus.FieldLogger) (*commands.Backups, *commands.Cleanup, *commands.DBTest) {
 	b := &commands.Backups{Docker: dock, Dir: cfg.BackupDir}
 	if u, err := url.Parse(cfg.TargetDBURL); err == nil && u.User != nil {
 		b.User = u.User.Username()
@@ -23,10 +24,11 @@ func backupCommands(cfg config, dock *docker.Client, health *commands.Health) (*
 		b.Database = strings.TrimPrefix(u.Path, "/")
 	}
 	if err := b.Validate(); err != nil {
-		return nil, nil, nil, fmt.Errorf("SHIFTWISE_TARGET_DB_URL: %w", err)
+		// Only the backup commands need these names: they say so when run.
+		log.WithField("error", err.Error()).Warn("backup commands will refuse to run")
 	}
 	b.Health = func(ctx context.Context) bot.Message { return health.Run(ctx, cfg.Health.CheckTimeout) }
 	c := &commands.Cleanup{Docker: dock, Backups: b, LogDir: cfg.LogDir}
 	t := &commands.DBTest{Docker: dock, Argv: cfg.DBTestCommand}
-	return b, c, t, nil
+	return b, c, t
 }

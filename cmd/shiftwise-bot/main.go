@@ -269,11 +269,7 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		Docker: dock, DB: db, Cache: cache, BackupDir: cfg.BackupDir, Limits: cfg.Health,
 		Reuse: cfg.HealthReuse,
 	}
-	backupsCmd, cleanupCmd, dbTestCmd, err := backupCommands(cfg, dock, a.health)
-	if err != nil {
-		a.close()
-		return nil, err
-	}
+	backupsCmd, cleanupCmd, dbTestCmd := backupCommands(cfg, dock, a.health, log)
 	a.loadPolicy = func() (string, error) { return permissions.LoadPolicy(cfg.PolicyPath) }
 	policy, err := a.loadPolicy()
 	if err != nil {
