@@ -966,12 +966,46 @@ func (c *copyCounter) endLine() {
 		return
 	}
 	if bytes.HasPrefix(line, []byte("COPY ")) && bytes.HasSuffix(line, []byte(" FROM stdin;")) {
-		name := string(line[len("COPY "):])
-		if i := strings.IndexAny(name, " ("); i >= 0 {
-			name = name[:i]
-		}
-		c.table = strings.ReplaceAll(name, `"`, "")
+		c.table = copyTable(string(line[len("COPY "):]))
 		c.rows[c.table] += 0
+	}
+}
+
+// copyTable reads the qualified table name at the start of a COPY
+// statement's rest (`public."Odd Name" (a, b) FROM stdin;`) as PostgreSQL
+// names it unquoted: public.Odd Name.
+func copyTable(s string) string {
+	var parts []string
+	for {
+		var part strings.Builder
+		if strings.HasPrefix(s, `"`) {
+			s = s[1:]
+			for len(s) > 0 {
+				if s[0] == '"' {
+					if strings.HasPrefix(s, `""`) {
+						part.WriteByte('"')
+						s = s[2:]
+						continue
+					}
+					s = s[1:]
+					break
+				}
+				part.WriteByte(s[0])
+				s = s[1:]
+			}
+		} else {
+			i := strings.IndexAny(s, ". (")
+			if i < 0 {
+				i = len(s)
+			}
+			part.WriteString(s[:i])
+			s = s[i:]
+		}
+		parts = append(parts, part.String())
+		if !strings.HasPrefix(s, ".") {
+			return strings.Join(parts, ".")
+		}
+		s = s[1:]
 	}
 }
 

@@ -141,6 +141,8 @@ func TestBackupLifecycle(t *testing.T) {
 	}}
 	e := bkEngine(t, b.Commands()...)
 	seededEmployees := pg.sql(t, "shiftwise", "SELECT count(*) FROM employees")
+	// A name that needs quoting, in a schema of its own.
+	pg.sql(t, "shiftwise", `CREATE SCHEMA "ops.archive"; CREATE TABLE "ops.archive"."Odd ""Name""" (v int); INSERT INTO "ops.archive"."Odd ""Name""" SELECT generate_series(1, 3)`)
 
 	// create
 	r := bkRun(t, e, "backup create")
@@ -171,8 +173,11 @@ func TestBackupLifecycle(t *testing.T) {
 	if r.Outcome != bot.OutcomeOK {
 		t.Fatalf("backup verify: %s", bkText(r.Message))
 	}
-	if got := field(r.Message, "Tables"); got != "4" {
-		t.Errorf("verify restored %s tables, want the seed's 4: %s", got, bkText(r.Message))
+	if got := field(r.Message, "Tables"); got != "5" {
+		t.Errorf("verify restored %s tables, want the seed's 4 and the odd one: %s", got, bkText(r.Message))
+	}
+	if !strings.Contains(bkText(r.Message), `ops.archive.Odd "Name" PASSED 3 rows (3 in the dump)`) {
+		t.Errorf("the odd table's rows: %s", bkText(r.Message))
 	}
 	employees := ""
 	for _, c := range r.Message.Checks {
