@@ -1,6 +1,8 @@
 package commands
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -192,6 +194,34 @@ func TestBackupLifecycle(t *testing.T) {
 		t.Errorf("%s throwaway databases left behind", left)
 	}
 
+	plainRows := field(r.Message, "Rows")
+	// verify: a gzipped plain dump and a custom archive (pg_restore)
+	raw, err := os.ReadFile(bk.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(raw)
+	zw.Close()
+	if err := os.WriteFile(filepath.Join(dir, "shiftwise_gz.sql.gz"), gz.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	custom, err := os.Create(filepath.Join(dir, "shiftwise_custom.dump"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := pg.docker.Exec(context.Background(), "postgres", []string{"pg_dump", "-Fc", "-U", "shiftwise", "shiftwise"}, docker.ExecOptions{Stdout: custom}); err != nil || res.ExitCode != 0 {
+		t.Fatalf("pg_dump -Fc: %+v %v", res, err)
+	}
+	custom.Close()
+	for _, f := range []string{"shiftwise_gz.sql.gz", "shiftwise_custom.dump"} {
+		r = bkRun(t, e, "backup verify "+f)
+		if r.Outcome != bot.OutcomeOK || field(r.Message, "Tables") != "5" || field(r.Message, "Rows") != plainRows {
+			t.Errorf("verify %s: %s", f, bkText(r.Message))
+		}
+	}
+
 	// restore: change the data after the backup, then bring it back
 	pg.sql(t, "shiftwise", "DELETE FROM assignments")
 	pg.sql(t, "shiftwise", "CREATE TABLE after_backup (x int)")
@@ -253,8 +283,17 @@ func TestBackupLifecycle(t *testing.T) {
 		t.Errorf("prune deleted the newest backup: %v", err)
 	}
 	// Everything old: the newest one still stays.
-	if err := os.Chtimes(sb.Path, old, old); err != nil {
-		t.Fatal(err)
+	for _, p := range []string{sb.Path, filepath.Join(dir, "shiftwise_gz.sql.gz"), filepath.Join(dir, "shiftwise_custom.dump")} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old2 := old.Add(-time.Hour)
+	for _, p := range []string{filepath.Join(dir, "shiftwise_gz.sql.gz"), filepath.Join(dir, "shiftwise_custom.dump")} {
+		os.Chtimes(p, old2, old2)
+	}
+	if r = bkRun(t, e, "backup prune --older 30d"); len(r.Message.Checks) != 2 {
+		t.Errorf("prune of the two older files: %s", bkText(r.Message))
 	}
 	if r = bkRun(t, e, "backup prune --older 30d"); len(r.Message.Checks) != 0 {
 		t.Errorf("prune deleted the last backup: %s", bkText(r.Message))
