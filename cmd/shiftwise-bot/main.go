@@ -285,6 +285,8 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 	var reg *bot.Registry
 	deps := commands.Deps{Health: a.health, Authz: authz, LoadPolicy: a.loadPolicy,
 		Commands: func() []*bot.Command { return reg.Commands() },
+		Parse:    func(line string) (*bot.Command, bot.Args, error) { return reg.Parse(line) },
+		DataDir:  cfg.DataDir,
 		Backups:  backupsCmd, Cleanup: cleanupCmd, DBTest: dbTestCmd}
 	reg, err = bot.NewRegistry(append(commands.All(deps), extraCommands...)...)
 	if err != nil {
