@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -327,6 +328,36 @@ func TestBackupFailedDumpLeavesNoFile(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("a cut-off dump left %v", entries)
 	}
+	// Backups taken at once all land, each under its own name.
+	var wg sync.WaitGroup
+	names := make([]string, 3)
+	errs := make([]error, 3)
+	for i := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bk, err := b.Create(context.Background())
+			names[i], errs[i] = bk.Name, err
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for i, n := range names {
+		if errs[i] != nil || seen[n] {
+			t.Fatalf("concurrent creates: %v %v", names, errs)
+		}
+		seen[n] = true
+	}
+	if list, _ := backups.List(dir); len(list) != 3 {
+		t.Fatalf("%d backups listed after 3 concurrent creates", len(list))
+	}
+	for _, n := range names {
+		os.Remove(filepath.Join(dir, n))
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("concurrent creates left %v", entries)
+	}
+
 	// A failed restore changes nothing and keeps the safety backup.
 	bad := filepath.Join(dir, "shiftwise_20200101_000000.sql")
 	good, err := b.Create(context.Background())
