@@ -156,7 +156,7 @@ func (c *Client) ExecIn(ctx context.Context, containerID string, argv []string, 
 			_, err := io.Copy(conn.Conn, opts.Stdin)
 			if err != nil {
 				stdinErr = fmt.Errorf("feed stdin: %w", err)
-				conn.Close() // the process must not see a short input as complete
+				conn.Close() // cut the process off rather than end its input early
 				return
 			}
 			_ = conn.CloseWrite()
@@ -173,10 +173,14 @@ func (c *Client) ExecIn(ctx context.Context, containerID string, argv []string, 
 	}
 	stderr := &boundedBuffer{limit: limit}
 	_, copyErr := stdcopy.StdCopy(stdout, stderr, conn.Reader)
-	if copyErr != nil {
-		conn.Close() // unblock the stdin copy
-	}
+	// The output has ended: the process is gone (or the stream broke). A
+	// process may end without reading all its input (psql stopping at an
+	// error, head): stop feeding it, and let the exit code tell.
+	conn.Close()
 	wg.Wait()
+	if copyErr == nil {
+		stdinErr = nil
+	}
 	res.StdoutBytes = stdout.n
 	res.Stderr, res.StderrTruncated = stderr.buf.String(), stderr.dropped > 0
 	res.Duration = time.Since(start)

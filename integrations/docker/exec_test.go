@@ -55,6 +55,16 @@ func TestExec(t *testing.T) {
 			t.Fatalf("cat gave back %d bytes of %d", out.Len(), len(in))
 		}
 	})
+	t.Run("process ends before reading all stdin", func(t *testing.T) {
+		sctx, scancel := context.WithTimeout(ctx, 20*time.Second)
+		defer scancel()
+		in := strings.NewReader(strings.Repeat("x", 64<<20)) // far more than any socket buffer
+		var out bytes.Buffer
+		res, err := c.Exec(sctx, "box", []string{"head", "-c", "10"}, docker.ExecOptions{Stdin: in, Stdout: &out})
+		if err != nil || res.ExitCode != 0 || out.String() != "xxxxxxxxxx" {
+			t.Fatalf("%q %+v %v", out.String(), res, err)
+		}
+	})
 	t.Run("large stdout", func(t *testing.T) {
 		var n countWriter
 		res, err := c.Exec(ctx, "box", []string{"head", "-c", "20000000", "/dev/zero"}, docker.ExecOptions{Stdout: &n})
