@@ -372,7 +372,8 @@ func TestBackupFailedDumpLeavesNoFile(t *testing.T) {
 	before := pg.sql(t, "shiftwise", "SELECT count(*) FROM assignments")
 	pg.sql(t, "shiftwise", "CREATE TABLE marker (x int)")
 	r = bkRun(t, e, "backup restore shiftwise_20200101_000000.sql")
-	if r.Outcome != bot.OutcomeFailed || !strings.Contains(r.Message.Text, "was not touched") || field(r.Message, "Safety backup") == "" {
+	if r.Outcome != bot.OutcomeFailed || !strings.Contains(r.Message.Text, "was not touched") || field(r.Message, "Safety backup") == "" ||
+		!strings.Contains(r.Message.Text, `psql stopped restoring shiftwise_20200101_000000.sql at an error`) || !strings.Contains(r.Message.Text, "no_such_table") {
 		t.Fatalf("restore of a broken dump: %s", bkText(r.Message))
 	}
 	if pg.sql(t, "shiftwise", "SELECT count(*) FROM pg_tables WHERE tablename = 'marker'") != "1" ||
@@ -383,7 +384,7 @@ func TestBackupFailedDumpLeavesNoFile(t *testing.T) {
 		t.Errorf("%s staging databases left behind", left)
 	}
 	// verify catches the broken dump too
-	if r = bkRun(t, e, "backup verify shiftwise_20200101_000000.sql"); r.Outcome != bot.OutcomeFailed {
+	if r = bkRun(t, e, "backup verify shiftwise_20200101_000000.sql"); r.Outcome != bot.OutcomeFailed || !strings.Contains(r.Message.Text, "no_such_table") {
 		t.Errorf("verify of a broken dump: %s", bkText(r.Message))
 	}
 }
