@@ -175,6 +175,10 @@ func (e *Engine) subjectLevel(subject string) (Level, bool) {
 
 // request records a request for cmd and answers with what will happen.
 func (e *Engine) request(ctx context.Context, req *Request, level Level, escalation bool, log logrus.FieldLogger) (Reply, string) {
+	preview, err := e.preview(ctx, req, log)
+	if err != nil {
+		return usageReply(err), ""
+	}
 	typed := strings.TrimSpace(req.Text)
 	text := e.red.Redact(typed)
 	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
@@ -221,7 +225,50 @@ func (e *Engine) request(ctx context.Context, req *Request, level Level, escalat
 	if text != typed {
 		m.Text += " Part of the command line looked like a secret: it is masked, and runs masked, as shown."
 	}
+	if preview != nil {
+		if preview.Text != "" {
+			m.Text += "\n\n" + preview.Text
+		}
+		m.Checks = append(m.Checks, preview.Checks...)
+		m.Fields = append(m.Fields, preview.Fields...)
+		m.Code = append(m.Code, preview.Code...)
+		m.Summary = preview.Summary
+	}
 	return Reply{Outcome: OutcomePending, Message: m}, "pending " + a.ID
+}
+
+// previewTimeout bounds a command's Preview.
+const previewTimeout = 15 * time.Second
+
+// preview runs the command's Preview, if any, for an approval request. A
+// usage error is returned (the request is refused); any other failure
+// becomes a line in the request saying the preview is missing.
+func (e *Engine) preview(ctx context.Context, req *Request, log logrus.FieldLogger) (*Message, error) {
+	if req.Command.Preview == nil {
+		return nil, nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, previewTimeout)
+	defer cancel()
+	m, err := func() (m Message, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("preview crashed: %v", p)
+			}
+		}()
+		return req.Command.Preview(pctx, *req)
+	}()
+	if err != nil {
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			if ue.Usage == "" {
+				ue.Usage = req.Command.UsageLine()
+			}
+			return nil, ue
+		}
+		log.WithFields(logrus.Fields{"command": req.Command.Name, "error": err.Error()}).Warn("preview failed")
+		return &Message{Text: "What it would do could not be shown beforehand: " + err.Error()}, nil
+	}
+	return &m, nil
 }
 
 func atLeast(l Level) string {

@@ -23,12 +23,26 @@ type Deps struct {
 	// SHIFTWISE_DATABASE_URL: the audit commands then say they need it);
 	// nil leaves the audit commands out.
 	Audit AuditLog
+	// Backups (backup create/list/verify/prune/restore), Cleanup and
+	// DBTest (db test); nil leaves their commands out.
+	Backups *Backups
+	Cleanup *Cleanup
+	DBTest  *DBTest
 }
 
 // All returns every command, explicitly. The registry rejects duplicates.
 func All(d Deps) []bot.Command {
 	list := []bot.Command{
 		d.Health.Command(),
+	}
+	if d.Backups != nil {
+		list = append(list, d.Backups.Commands()...)
+	}
+	if d.Cleanup != nil {
+		list = append(list, d.Cleanup.Command())
+	}
+	if d.DBTest != nil {
+		list = append(list, d.DBTest.Command())
 	}
 	if d.Authz != nil {
 		cmds := d.Commands

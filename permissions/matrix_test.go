@@ -26,6 +26,11 @@ func registry() []*bot.Command {
 		{Name: "backup restore", Object: obj("backup:restore"), Level: bot.Level3, Approval: true, Run: run},
 		{Name: "audit", Object: obj("audit"), Level: bot.Level1, Run: run},
 		{Name: "audit verify", Object: obj("audit:verify"), Level: bot.Level3, Run: run},
+		{Name: "backup create", Object: obj("backup:create"), Level: bot.Level1, Run: run},
+		{Name: "backup verify", Object: obj("backup:verify"), Level: bot.Level1, Run: run},
+		{Name: "backup prune", Object: obj("backup:prune"), Level: bot.Level2, Approval: true, Run: run},
+		{Name: "cleanup", Level: bot.Level2, Approval: true, Run: run},
+		{Name: "db test", Object: obj("db:test"), Level: bot.Level1, Run: run},
 	}
 }
 
@@ -85,6 +90,11 @@ var matrix = map[string][]want{
 		{"backup restore", "", bot.Level3, true /**/, "nnnYn"},
 		{"audit", "", bot.Level1, false /*        */, "nYYYY"},
 		{"audit verify", "", bot.Level3, false /* */, "nnnYn"},
+		{"backup create", "", bot.Level1, false /**/, "nYYYY"},
+		{"backup verify", "", bot.Level1, false /**/, "nYYYY"},
+		{"backup prune", "", bot.Level2, true /*  */, "nnYYn"},
+		{"cleanup", "", bot.Level2, true /*       */, "nnYYn"},
+		{"db test", "", bot.Level1, false /*      */, "nYYYY"},
 	},
 	"flipped": {
 		{"whoami", "", bot.LevelNone, false /*    */, "YYYYY"},
@@ -98,6 +108,11 @@ var matrix = map[string][]want{
 		{"backup restore", "", bot.Level3, false /**/, "nnnYn"},
 		{"audit", "", bot.Level1, false /*        */, "nYYYY"},
 		{"audit verify", "", bot.Level3, true /*  */, "nnnYn"},
+		{"backup create", "", bot.Level1, false /**/, "nYYYY"},
+		{"backup verify", "", bot.Level1, false /**/, "nYYYY"},
+		{"backup prune", "", bot.Level2, true /*  */, "nnYYn"},
+		{"cleanup", "", bot.Level2, true /*       */, "nnYYn"},
+		{"db test", "", bot.Level3, false /*      */, "nnnYn"}, // p2, db:*, level3, no-approval
 	},
 }
 

@@ -34,6 +34,9 @@ type config struct {
 
 	Health      commands.HealthLimits
 	HealthReuse time.Duration
+
+	LogDir        string   // SHIFTWISE_LOG_DIR, cleaned by `cleanup`
+	DBTestCommand []string // SHIFTWISE_DB_TEST_COMMAND, run by `db test`
 }
 
 // settings documents every variable; `-help` prints it.
@@ -67,6 +70,8 @@ var settings = []struct{ name, def, what string }{
 	{"SHIFTWISE_HEALTH_DB_CONN_PERCENT", "80", "share of max_connections at which health fails"},
 	{"SHIFTWISE_HEALTH_REDIS_MEMORY_PERCENT", "85", "share of Redis maxmemory at which health fails"},
 	{"SHIFTWISE_HEALTH_REUSE", "2s", "health requests within this of a finished run share its result (0 = never)"},
+	{"SHIFTWISE_LOG_DIR", "./logs", "the ShiftWise log directory `cleanup` deletes old *.log files from"},
+	{"SHIFTWISE_DB_TEST_COMMAND", `["shiftwise-demo","dbtest"]`, "JSON array run in the api container by `db test` (runbook: [\"npm\",\"run\",\"db:test\"])"},
 }
 
 var slackChannelID = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
@@ -176,6 +181,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err == nil {
 		c.Health.ErrorLines = n
 	}
+	c.LogDir = get("SHIFTWISE_LOG_DIR")
+	c.DBTestCommand, err = commands.ParseDBTestCommand(get("SHIFTWISE_DB_TEST_COMMAND"))
+	check("SHIFTWISE_DB_TEST_COMMAND", err)
 	pct("SHIFTWISE_HEALTH_DISK_PERCENT", &c.Health.DiskPercent)
 	pct("SHIFTWISE_HEALTH_MEMORY_PERCENT", &c.Health.MemoryPercent)
 	pct("SHIFTWISE_HEALTH_DB_CONN_PERCENT", &c.Health.DBConnPercent)

@@ -285,6 +285,7 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		Docker: dock, DB: db, Cache: cache, BackupDir: cfg.BackupDir, Limits: cfg.Health,
 		Reuse: cfg.HealthReuse,
 	}
+	backupsCmd, cleanupCmd, dbTestCmd := backupCommands(cfg, dock, a.health, log)
 	a.loadPolicy = func() (string, error) { return permissions.LoadPolicy(cfg.PolicyPath) }
 	policy, err := a.loadPolicy()
 	if err != nil {
@@ -314,7 +315,8 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 	deps := commands.Deps{Health: a.health, Authz: authz, LoadPolicy: a.loadPolicy,
 		Commands: func() []*bot.Command { return reg.Commands() },
 		Parse:    func(line string) (*bot.Command, bot.Args, error) { return reg.Parse(line) },
-		DataDir:  cfg.DataDir}
+		DataDir:  cfg.DataDir,
+		Backups:  backupsCmd, Cleanup: cleanupCmd, DBTest: dbTestCmd}
 	deps.Audit = commands.NoAuditDatabase
 	if a.trail != nil {
 		deps.Audit = a.trail
