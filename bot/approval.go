@@ -54,6 +54,10 @@ var (
 	ErrApprovalExpired     = errors.New("approval request expired")
 	ErrSelfApproval        = errors.New("the requester cannot decide their own request")
 	ErrApprovalNotApproved = errors.New("approval request is not approved")
+	// ErrStoreUnavailable is what Approvals return while the bot's
+	// database is not reachable (for instance down since the bot started
+	// and still being retried).
+	ErrStoreUnavailable = errors.New("the bot's database is unreachable")
 )
 
 // Approvals keeps approval requests. Decide is the only authority on
@@ -172,6 +176,10 @@ func (e *Engine) subjectLevel(subject string) (Level, bool) {
 
 // request records a request for cmd and answers with what will happen.
 func (e *Engine) request(ctx context.Context, req *Request, level Level, escalation bool, log logrus.FieldLogger) (Reply, string) {
+	preview, err := e.preview(ctx, req, log)
+	if err != nil {
+		return usageReply(err), ""
+	}
 	typed := strings.TrimSpace(req.Text)
 	text := e.red.Redact(typed)
 	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
@@ -182,6 +190,12 @@ func (e *Engine) request(ctx context.Context, req *Request, level Level, escalat
 	}, e.ttl)
 	if err != nil {
 		log.WithFields(logrus.Fields{"command": req.Command.Name, "error": err.Error()}).Error("approval request not recorded")
+		if errors.Is(err, ErrStoreUnavailable) {
+			return Reply{Outcome: OutcomeFailed, Message: Message{
+				Title: "Request not recorded", Status: StatusFailed,
+				Text: fmt.Sprintf("`%s` needs approval, and approvals live in the bot's database, which is down: the bot keeps trying to reach it and takes requests again as soon as it answers. Nothing was run.", req.Command.Name),
+			}}, ""
+		}
 		return Reply{Outcome: OutcomeFailed, Message: Message{
 			Title: "Request not recorded", Status: StatusFailed,
 			Text: fmt.Sprintf("`%s` needs approval, and the bot's database did not take the request. Nothing was run; try again in a moment.", req.Command.Name),
@@ -212,7 +226,50 @@ func (e *Engine) request(ctx context.Context, req *Request, level Level, escalat
 	if text != typed {
 		m.Text += " Part of the command line looked like a secret: it is masked, and runs masked, as shown."
 	}
+	if preview != nil {
+		if preview.Text != "" {
+			m.Text += "\n\n" + preview.Text
+		}
+		m.Checks = append(m.Checks, preview.Checks...)
+		m.Fields = append(m.Fields, preview.Fields...)
+		m.Code = append(m.Code, preview.Code...)
+		m.Summary = preview.Summary
+	}
 	return Reply{Outcome: OutcomePending, Message: m}, "pending " + a.ID
+}
+
+// previewTimeout bounds a command's Preview.
+const previewTimeout = 15 * time.Second
+
+// preview runs the command's Preview, if any, for an approval request. A
+// usage error is returned (the request is refused); any other failure
+// becomes a line in the request saying the preview is missing.
+func (e *Engine) preview(ctx context.Context, req *Request, log logrus.FieldLogger) (*Message, error) {
+	if req.Command.Preview == nil {
+		return nil, nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, previewTimeout)
+	defer cancel()
+	m, err := func() (m Message, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("preview crashed: %v", p)
+			}
+		}()
+		return req.Command.Preview(pctx, *req)
+	}()
+	if err != nil {
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			if ue.Usage == "" {
+				ue.Usage = req.Command.UsageLine()
+			}
+			return nil, ue
+		}
+		log.WithFields(logrus.Fields{"command": req.Command.Name, "error": err.Error()}).Warn("preview failed")
+		return &Message{Text: "What it would do could not be shown beforehand: " + err.Error()}, nil
+	}
+	return &m, nil
 }
 
 func atLeast(l Level) string {
@@ -350,6 +407,12 @@ func (e *Engine) decide(ctx context.Context, who, channel, rawID string, approve
 
 func (e *Engine) storeFailed(log logrus.FieldLogger, id string, err error) Reply {
 	log.WithFields(logrus.Fields{"approval": id, "error": err.Error()}).Error("approval store failed")
+	if errors.Is(err, ErrStoreUnavailable) {
+		return Reply{Outcome: OutcomeFailed, Message: Message{
+			Title: "Approval not decided", Status: StatusFailed,
+			Text: fmt.Sprintf("Approvals live in the bot's database, which is down: %s cannot be decided until it answers (the bot keeps trying). Nothing was run.", id),
+		}}
+	}
 	return Reply{Outcome: OutcomeFailed, Message: Message{
 		Title: "Approval not decided", Status: StatusFailed,
 		Text: fmt.Sprintf("The bot's database did not answer about %s. Nothing was run; try again in a moment.", id),

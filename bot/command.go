@@ -91,6 +91,14 @@ type Command struct {
 
 	Run func(ctx context.Context, req Request) (Message, error)
 
+	// Preview, when set, says what Run would do without doing anything
+	// (the files a prune deletes, the sessions a kill ends). When the
+	// command becomes an approval request the Engine runs it first, under
+	// a short deadline, and shows its Text, Checks, Fields and Code in the
+	// request, so the approver sees what they approve. A *UsageError from
+	// it refuses the request: nothing is asked for.
+	Preview func(ctx context.Context, req Request) (Message, error)
+
 	// builtin, set only on the Engine's own commands, answers instead of
 	// Run and keeps its own audit trail.
 	builtin func(ctx context.Context, req *Request) Reply

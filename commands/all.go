@@ -13,6 +13,21 @@ type Deps struct {
 	// Commands, when set, is the registry's full list (with the engine's
 	// own commands) for whoami and policy show; default: All's list.
 	Commands func() []*bot.Command
+	// Parse resolves a command line in the bot's registry, for the
+	// symptom runbooks; without it (or Authz) `runbook` is left out.
+	Parse func(line string) (*bot.Command, bot.Args, error)
+	// DataDir is SHIFTWISE_DATA_DIR: the bot's local files (the security
+	// runbook's log snapshots).
+	DataDir string
+	// Audit is the bot's audit log (NoAuditDatabase without
+	// SHIFTWISE_DATABASE_URL: the audit commands then say they need it);
+	// nil leaves the audit commands out.
+	Audit AuditLog
+	// Backups (backup create/list/verify/prune/restore), Cleanup and
+	// DBTest (db test); nil leaves their commands out.
+	Backups *Backups
+	Cleanup *Cleanup
+	DBTest  *DBTest
 	// Stack, when set, adds the container commands (status, stats, top,
 	// restart, start, stop all, logs, errors).
 	Stack *Stack
@@ -24,6 +39,15 @@ type Deps struct {
 func All(d Deps) []bot.Command {
 	list := []bot.Command{
 		d.Health.Command(),
+	}
+	if d.Backups != nil {
+		list = append(list, d.Backups.Commands()...)
+	}
+	if d.Cleanup != nil {
+		list = append(list, d.Cleanup.Command())
+	}
+	if d.DBTest != nil {
+		list = append(list, d.DBTest.Command())
 	}
 	if d.Stack != nil {
 		list = append(list, d.Stack.Commands()...)
@@ -37,6 +61,16 @@ func All(d Deps) []bot.Command {
 			cmds = func() []*bot.Command { return listOf(list) } // list as finally built
 		}
 		list = append(list, Whoami(d.Authz, cmds), PolicyShow(d.Authz, cmds), PolicyReload(d.Authz, d.LoadPolicy))
+		if d.Parse != nil {
+			rb := &Runbook{Parse: d.Parse, Policy: d.Authz, DataDir: d.DataDir}
+			if d.Health != nil && d.Health.Docker != nil {
+				rb.Logs = d.Health.Docker
+			}
+			list = append(list, rb.Command())
+		}
+	}
+	if d.Audit != nil {
+		list = append(list, Audit(d.Audit), AuditVerify(d.Audit))
 	}
 	return list
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -245,9 +244,7 @@ loop:
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	lines := ring.lines()
-	sort.SliceStable(lines, func(i, j int) bool { return lines[i].ts.Before(lines[j].ts) })
-	return lines, n, nil
+	return ring.lines(), n, nil
 }
 
 // ring keeps the last n lines added (n >= 1).
@@ -272,14 +269,28 @@ func (r *ring) lines() []logLine {
 	return append(append([]logLine(nil), r.buf[r.next:]...), r.buf[:r.next]...)
 }
 
-// merge interleaves the containers' lines by time, stably.
+// merge interleaves the containers' lines by time, keeping each
+// container's own order: the engine's, which is the order its log file
+// holds even where two streams' timestamps cross.
 func merge(per [][]logLine) []logLine {
-	var all []logLine
-	for _, p := range per {
-		all = append(all, p...)
+	if len(per) == 1 {
+		return per[0]
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].ts.Before(all[j].ts) })
-	return all
+	var all []logLine
+	next := make([]int, len(per))
+	for {
+		best := -1
+		for i, p := range per {
+			if next[i] < len(p) && (best < 0 || p[next[i]].ts.Before(per[best][next[best]].ts)) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return all
+		}
+		all = append(all, per[best][next[best]])
+		next[best]++
+	}
 }
 
 func lastOf(lines []logLine, n int) []logLine {

@@ -298,3 +298,23 @@ func TestLogsAndErrorsRedactSeededSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestMergeKeepsEachContainersOrder(t *testing.T) {
+	at := func(s int) time.Time { return time.Unix(int64(s), 0) }
+	a := []logLine{{ts: at(1), text: "a1"}, {ts: at(5), text: "a2"}, {ts: at(3), text: "a3"}} // a3's stamp crosses a2's
+	b := []logLine{{ts: at(2), text: "b1"}, {ts: at(4), text: "b2"}}
+	var got []string
+	for _, l := range merge([][]logLine{a, b}) {
+		got = append(got, l.text)
+	}
+	if strings.Join(got, " ") != "a1 b1 b2 a2 a3" {
+		t.Errorf("merge: %v", got)
+	}
+	r := newRing(2)
+	for _, l := range a {
+		r.add(l)
+	}
+	if l := r.lines(); len(l) != 2 || l[0].text != "a2" || l[1].text != "a3" {
+		t.Errorf("ring of 2: %+v", l)
+	}
+}

@@ -24,6 +24,13 @@ func registry() []*bot.Command {
 		{Name: "cache flush", Object: obj("cache:flush"), Level: bot.Level2, Approval: true, Run: run},
 		{Name: "db kill", Object: obj("db:kill-long-running"), Level: bot.Level2, Approval: true, Run: run},
 		{Name: "backup restore", Object: obj("backup:restore"), Level: bot.Level3, Approval: true, Run: run},
+		{Name: "audit", Object: obj("audit"), Level: bot.Level1, Run: run},
+		{Name: "audit verify", Object: obj("audit:verify"), Level: bot.Level3, Run: run},
+		{Name: "backup create", Object: obj("backup:create"), Level: bot.Level1, Run: run},
+		{Name: "backup verify", Object: obj("backup:verify"), Level: bot.Level1, Run: run},
+		{Name: "backup prune", Object: obj("backup:prune"), Level: bot.Level2, Approval: true, Run: run},
+		{Name: "cleanup", Level: bot.Level2, Approval: true, Run: run},
+		{Name: "db test", Object: obj("db:test"), Level: bot.Level1, Run: run},
 		// Commands acting on several services, with their own defaults
 		// per target (the restart of a stateful service is Level 2).
 		{Name: "restart each", Object: func(a bot.Args) string { return "restart:" + a.First() }, Level: bot.Level1, Targets: services("restart", bot.LevelNone, false), Run: run},
@@ -83,6 +90,7 @@ p2, db:*, level3, no-approval
 p2, restart:*, -, approval
 p2, backup:restore, level3, no-approval
 p2, cache:flush, level1, -
+p2, audit:verify, -, approval
 `
 
 // subjects, in the order of the columns below.
@@ -109,6 +117,13 @@ var matrix = map[string][]want{
 		{"cache flush", "", bot.Level2, true /*   */, "nnYYn"},
 		{"db kill", "", bot.Level2, true /*       */, "nnYYn"},
 		{"backup restore", "", bot.Level3, true /**/, "nnnYn"},
+		{"audit", "", bot.Level1, false /*        */, "nYYYY"},
+		{"audit verify", "", bot.Level3, false /* */, "nnnYn"},
+		{"backup create", "", bot.Level1, false /**/, "nYYYY"},
+		{"backup verify", "", bot.Level1, false /**/, "nYYYY"},
+		{"backup prune", "", bot.Level2, true /*  */, "nnYYn"},
+		{"cleanup", "", bot.Level2, true /*       */, "nnYYn"},
+		{"db test", "", bot.Level1, false /*      */, "nYYYY"},
 		{"restart each", "api", bot.Level1, false, "nYYYY"},
 		{"restart each", "redis", bot.Level2, false, "nnYYn"}, // the target's own default
 		{"restart each", "all", bot.Level2, false, "nnYYn"},   // the highest among the services
@@ -125,8 +140,15 @@ var matrix = map[string][]want{
 		{"cache flush", "", bot.Level1, true /*   */, "nYYYY"},
 		{"db kill", "", bot.Level3, false /*      */, "nnnYn"},
 		{"backup restore", "", bot.Level3, false /**/, "nnnYn"},
-		{"restart each", "api", bot.Level1, true, "nYYYY"}, // restart:* asks for approval
-		{"restart each", "all", bot.Level2, true, "nnYYn"}, // any target's approval is the run's
+		{"audit", "", bot.Level1, false /*        */, "nYYYY"},
+		{"audit verify", "", bot.Level3, true /*  */, "nnnYn"},
+		{"backup create", "", bot.Level1, false /**/, "nYYYY"},
+		{"backup verify", "", bot.Level1, false /**/, "nYYYY"},
+		{"backup prune", "", bot.Level2, true /*  */, "nnYYn"},
+		{"cleanup", "", bot.Level2, true /*       */, "nnYYn"},
+		{"db test", "", bot.Level3, false /*      */, "nnnYn"}, // p2, db:*, level3, no-approval
+		{"restart each", "api", bot.Level1, true, "nYYYY"},     // restart:* asks for approval
+		{"restart each", "all", bot.Level2, true, "nnYYn"},     // any target's approval is the run's
 		{"start", "all", bot.Level3, true /*      */, "nnnYn"},
 	},
 }

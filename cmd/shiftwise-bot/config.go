@@ -30,9 +30,13 @@ type config struct {
 	PolicyPath          string
 	LogLevel            string
 	ApprovalTTL         time.Duration
+	AuditChannel        string
 
 	Health      commands.HealthLimits
 	HealthReuse time.Duration
+
+	LogDir        string   // SHIFTWISE_LOG_DIR, cleaned by `cleanup`
+	DBTestCommand []string // SHIFTWISE_DB_TEST_COMMAND, run by `db test`
 }
 
 // settings documents every variable; `-help` prints it.
@@ -53,6 +57,7 @@ var settings = []struct{ name, def, what string }{
 	{"SHIFTWISE_REDIS_URL", "", "the bot's own dedup and leases"},
 	{"SHIFTWISE_DATA_DIR", "./data", "the spool and other local files of the bot"},
 	{"SHIFTWISE_POLICY", "", "Casbin policy CSV (default: the embedded example)"},
+	{"SHIFTWISE_AUDIT_CHANNEL", "", "Slack channel ID where the audit log's running digest is posted (at most once a minute)"},
 	{"SHIFTWISE_APPROVAL_TTL", "15m", "how long an approval request waits for a second person (10s to 24h)"},
 	{"SHIFTWISE_LOG_LEVEL", "", "debug, info, warn, error (default info in Slack, warn at the console)"},
 	{"SHIFTWISE_HEALTH_TIMEOUT", "5s", "each health check's deadline"},
@@ -65,6 +70,8 @@ var settings = []struct{ name, def, what string }{
 	{"SHIFTWISE_HEALTH_DB_CONN_PERCENT", "80", "share of max_connections at which health fails"},
 	{"SHIFTWISE_HEALTH_REDIS_MEMORY_PERCENT", "85", "share of Redis maxmemory at which health fails"},
 	{"SHIFTWISE_HEALTH_REUSE", "2s", "health requests within this of a finished run share its result (0 = never)"},
+	{"SHIFTWISE_LOG_DIR", "./logs", "the ShiftWise log directory `cleanup` deletes old *.log files from"},
+	{"SHIFTWISE_DB_TEST_COMMAND", `["shiftwise-demo","dbtest"]`, "JSON array run in the api container by `db test` (runbook: [\"npm\",\"run\",\"db:test\"])"},
 }
 
 var slackChannelID = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
@@ -90,7 +97,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DockerHost: get("DOCKER_HOST"), ComposeProject: get("SHIFTWISE_COMPOSE_PROJECT"),
 		BackupDir: get("SHIFTWISE_BACKUP_DIR"), DatabaseURL: get("SHIFTWISE_DATABASE_URL"),
 		RedisURL: get("SHIFTWISE_REDIS_URL"), DataDir: get("SHIFTWISE_DATA_DIR"),
-		PolicyPath: get("SHIFTWISE_POLICY"), LogLevel: get("SHIFTWISE_LOG_LEVEL"),
+		PolicyPath: get("SHIFTWISE_POLICY"), LogLevel: get("SHIFTWISE_LOG_LEVEL"), AuditChannel: get("SHIFTWISE_AUDIT_CHANNEL"),
 		Health: commands.DefaultHealthLimits(),
 	}
 	var errs []string
@@ -109,6 +116,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 			continue
 		}
 		c.SlackChannels = append(c.SlackChannels, ch)
+	}
+	if c.AuditChannel != "" && !slackChannelID.MatchString(c.AuditChannel) {
+		check("SHIFTWISE_AUDIT_CHANNEL", fmt.Errorf("%q is not a channel ID (like C0123ABCD)", c.AuditChannel))
 	}
 	dms, err := strconv.ParseBool(get("SHIFTWISE_SLACK_DMS"))
 	check("SHIFTWISE_SLACK_DMS", err)
@@ -171,6 +181,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err == nil {
 		c.Health.ErrorLines = n
 	}
+	c.LogDir = get("SHIFTWISE_LOG_DIR")
+	c.DBTestCommand, err = commands.ParseDBTestCommand(get("SHIFTWISE_DB_TEST_COMMAND"))
+	check("SHIFTWISE_DB_TEST_COMMAND", err)
 	pct("SHIFTWISE_HEALTH_DISK_PERCENT", &c.Health.DiskPercent)
 	pct("SHIFTWISE_HEALTH_MEMORY_PERCENT", &c.Health.MemoryPercent)
 	pct("SHIFTWISE_HEALTH_DB_CONN_PERCENT", &c.Health.DBConnPercent)

@@ -49,9 +49,25 @@ func demoEnv(t testing.TB) map[string]string {
 	}
 }
 
+// testDataDir stands in for SHIFTWISE_DATA_DIR when a test sets none, so
+// that no test writes ./data into the source tree.
+var testDataDir = sync.OnceValue(func() string {
+	dir, err := os.MkdirTemp("", "shiftwise-bot-test-data-")
+	if err != nil {
+		panic(err)
+	}
+	return dir
+})
+
 func runWith(env map[string]string, stdin string, args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut, func(k string) string { return env[k] })
+	getenv := func(k string) string {
+		if k == "SHIFTWISE_DATA_DIR" && env[k] == "" {
+			return testDataDir()
+		}
+		return env[k]
+	}
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut, getenv)
 	return code, out.String(), errOut.String()
 }
 
