@@ -62,7 +62,8 @@ type Stack struct {
 	Redact func(string) string
 
 	seenMu sync.Mutex
-	seen   []string // services seen in the last listing, for `restart all`'s levels
+	seen   []string  // services seen in the last listing, for `restart all`'s levels
+	seenAt time.Time // when
 }
 
 // runbookServices are the services the runbook names; `restart all`
@@ -110,13 +111,29 @@ func (s *Stack) list(ctx context.Context) ([]docker.Container, error) {
 func (s *Stack) remember(list []docker.Container) {
 	svcs := services(list)
 	s.seenMu.Lock()
-	s.seen = svcs
+	s.seen, s.seenAt = svcs, time.Now()
 	s.seenMu.Unlock()
 }
 
+// seenFresh is how long a listing stands for the live project when the
+// permission targets of `all` are worked out (several times a request).
+const seenFresh = 5 * time.Second
+
 // allServices is the services `all` may act on, for its permission
-// targets: the runbook's and those last seen in the live project.
+// targets: the runbook's and the live project's (listed now unless a
+// listing is fresh; the last one seen when the engine does not answer
+// within 3 s, and then the operation itself fails anyway).
 func (s *Stack) allServices() []string {
+	s.seenMu.Lock()
+	fresh := time.Since(s.seenAt) < seenFresh
+	s.seenMu.Unlock()
+	if !fresh {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		if list, err := s.Engine.Containers(ctx); err == nil {
+			s.remember(list)
+		}
+		cancel()
+	}
 	s.seenMu.Lock()
 	all := append(slices.Clone(runbookServices), s.seen...)
 	s.seenMu.Unlock()

@@ -623,3 +623,26 @@ func TestContainerCommandsWhenTheEngineIsDown(t *testing.T) {
 		}
 	}
 }
+
+// `restart all` counts the live project's services among its targets even
+// on the bot's first request: a p2 line for a service outside the runbook's
+// five raises it too.
+func TestRestartAllNeedsTheLevelOfEveryLiveService(t *testing.T) {
+	t.Parallel()
+	p := dockertest.StartProject(t,
+		dockertest.Service{Name: "api", Ports: []string{"3000"}},
+		dockertest.Service{Name: "billing", Ports: []string{"3000"}},
+	)
+	o := opsOn(t, p, opsPolicy+"p2, restart:billing, level3, -\n")
+	before := startedAt(t, p.Service("billing").ID)
+	r, _ := o.run("console:l2", "restart all")
+	if r.Outcome != bot.OutcomeDenied || !strings.Contains(r.Message.Text, "needs Level 3") {
+		t.Errorf("restart all with billing at level 3, as level 2: %v\n%s", r.Outcome, render(r.Message))
+	}
+	if startedAt(t, p.Service("billing").ID) != before {
+		t.Error("billing restarted by a refused request")
+	}
+	if r, _ := o.run("console:l2", "restart api"); r.Outcome != bot.OutcomeOK {
+		t.Errorf("restart api as level 2: %v\n%s", r.Outcome, render(r.Message))
+	}
+}
