@@ -172,6 +172,28 @@ func (e *Engine) subjectLevel(subject string) (Level, bool) {
 // request records a request for cmd and answers with what will happen.
 func (e *Engine) request(ctx context.Context, req *Request, level Level, escalation bool, log logrus.FieldLogger) (Reply, string) {
 	typed := strings.TrimSpace(req.Text)
+	var preview Message
+	if req.Command.Preview != nil {
+		p, err := e.preview(ctx, req)
+		if err != nil {
+			var ue *UsageError
+			if errors.As(err, &ue) {
+				if ue.Usage == "" {
+					ue.Usage = req.Command.UsageLine()
+				}
+				return usageReply(ue), ""
+			}
+			log.WithFields(logrus.Fields{"command": req.Command.Name, "error": err.Error()}).Error("preview failed; no request recorded")
+			return Reply{Outcome: OutcomeFailed, Message: Message{
+				Title: "Request not recorded", Status: StatusFailed,
+				Text: fmt.Sprintf("`%s` shows what it would do before anyone approves it, and that failed: %s. Nothing was run or requested.", req.Command.Name, err),
+			}}, ""
+		}
+		preview = p.Message
+		if p.Line != "" {
+			typed = p.Line
+		}
+	}
 	text := e.red.Redact(typed)
 	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
@@ -208,6 +230,11 @@ func (e *Engine) request(ctx context.Context, req *Request, level Level, escalat
 			{ActionID: ActionDeny, Text: "Deny", Value: a.ID},
 		},
 	}
+	if preview.Text != "" {
+		m.Text += "\n\n" + preview.Text
+	}
+	m.Fields = append(m.Fields, preview.Fields...)
+	m.Code = append(m.Code, preview.Code...)
 	if text != typed {
 		m.Text += " Part of the command line looked like a secret: it is masked, and runs masked, as shown."
 	}
@@ -370,6 +397,26 @@ func (e *Engine) parseStored(a Approval) (*Command, Args, error) {
 		return nil, Args{}, err
 	}
 	return cmd, args, nil
+}
+
+// preview runs req's command's Preview under its own deadline and checks
+// that a Line it offers still names the same command and parses.
+func (e *Engine) preview(ctx context.Context, req *Request) (Preview, error) {
+	ctx, cancel := context.WithTimeout(ctx, previewTimeout)
+	defer cancel()
+	p, err := req.Command.Preview(ctx, *req)
+	if err != nil {
+		return Preview{}, err
+	}
+	if p.Line != "" {
+		if len(p.Line) > MaxInputBytes {
+			return Preview{}, fmt.Errorf("the command line it would record is longer than %d bytes", MaxInputBytes)
+		}
+		if _, _, err := e.parseStored(Approval{Command: req.Command.Name, Text: p.Line}); err != nil {
+			return Preview{}, fmt.Errorf("the command line it would record does not parse: %w", err)
+		}
+	}
+	return p, nil
 }
 
 func decidedText(a Approval) string {

@@ -83,10 +83,30 @@ type Command struct {
 
 	Run func(ctx context.Context, req Request) (Message, error)
 
+	// Preview, when set, says what an approved run would do, read-only,
+	// before anyone approves it: the Engine shows its Message in the
+	// approval request. A Preview.Line replaces the typed line as the
+	// request's text (what the approver sees and what runs), so that a
+	// command can pin exactly what was shown (the backends to end, the
+	// keys counted). An error records no request.
+	Preview func(ctx context.Context, req Request) (Preview, error)
+
 	// builtin, set only on the Engine's own commands, answers instead of
 	// Run and keeps its own audit trail.
 	builtin func(ctx context.Context, req *Request) Reply
 }
+
+// Preview is what a command would do once approved.
+type Preview struct {
+	// Message is shown in the approval request: its Text, Fields and Code.
+	Message Message
+	// Line, when not empty, is the command line to record instead of the
+	// typed one. It must name the same command.
+	Line string
+}
+
+// previewTimeout bounds a command's Preview.
+const previewTimeout = 15 * time.Second
 
 // UsageLine returns "name usage" for messages.
 func (c *Command) UsageLine() string {

@@ -13,12 +13,22 @@ type Deps struct {
 	// Commands, when set, is the registry's full list (with the engine's
 	// own commands) for whoami and policy show; default: All's list.
 	Commands func() []*bot.Command
+	// DB and Cache are the operated PostgreSQL and Redis (*postgres.DB,
+	// *redis.Cache); without one its commands are left out.
+	DB    DBOps
+	Cache CacheOps
 }
 
 // All returns every command, explicitly. The registry rejects duplicates.
 func All(d Deps) []bot.Command {
 	list := []bot.Command{
 		d.Health.Command(),
+	}
+	if d.DB != nil {
+		list = append(list, DBCommands(d.DB)...)
+	}
+	if d.Cache != nil {
+		list = append(list, CacheCommands(d.Cache)...)
 	}
 	if d.Authz != nil {
 		cmds := d.Commands
