@@ -297,7 +297,8 @@ type Setting struct {
 	NeedsRestart   bool   // context = postmaster
 }
 
-// Settings reads the recommended settings from pg_settings and compares
+// Settings reads the recommended settings from pg_settings (and
+// pg_file_settings, for a restart pending) and compares
 // the value in force with the recommendation in bytes.
 func (d *DB) Settings(ctx context.Context) ([]Setting, error) {
 	ctx, cancel := withDefaultTimeout(ctx)
@@ -317,6 +318,19 @@ FROM pg_settings WHERE name = $1`, rs.Name).Scan(&s.Current, &s.Setting, &unit, 
 		}
 		if unit != nil {
 			s.Unit = *unit
+		}
+		if !s.PendingRestart {
+			// A session that was open when the configuration was reloaded
+			// may not flag it: the configuration files, read afresh, say
+			// whether a value waits for a restart. Reading them needs
+			// pg_read_all_settings; without it pg_settings' word stands.
+			var pending bool
+			err := d.pool.QueryRow(ctx, `
+SELECT coalesce(bool_or(error = 'setting could not be applied'), false)
+FROM pg_file_settings WHERE name = $1`, rs.Name).Scan(&pending)
+			if err == nil {
+				s.PendingRestart = pending
+			}
 		}
 		s.Matches, err = sameSize(s.Setting, s.Unit, rs.Value)
 		if err != nil {
