@@ -116,6 +116,15 @@ func DBCommands(db DBOps) []bot.Command {
 				"each table under --statement-timeout (a table locked by someone else then fails instead of waiting for ever); " +
 				fmt.Sprintf("the whole run ends after %s. Take a backup first, as the runbook does.", vacuumTimeout),
 			Object: obj("db:vacuum"), Level: bot.Level2, Approval: true, Risk: bot.Changes, Timeout: vacuumTimeout,
+			Preview: func(_ context.Context, req bot.Request) (bot.Preview, error) {
+				stmt, err := statementTimeoutArg(req)
+				if err != nil {
+					return bot.Preview{}, err
+				}
+				return bot.Preview{Message: bot.Message{Text: fmt.Sprintf(
+					"If approved, VACUUM (ANALYZE) runs on every table of the operated database, one after another, each under a statement timeout of %s. "+
+						"It takes no lock that stops reads or writes, but adds I/O while it runs.", human(stmt))}}, nil
+			},
 			Run: func(ctx context.Context, req bot.Request) (bot.Message, error) { return dbVacuum(ctx, db, req) },
 		},
 		{
@@ -133,7 +142,10 @@ func DBCommands(db DBOps) []bot.Command {
 				"; names and columns are fixed by the bot), an invalid one from a failed earlier run dropped first, then " +
 				"ANALYZE assignments, shift_demands and employees. Writes go on meanwhile.",
 			Object: obj("db:indexes:create"), Level: bot.Level3, Approval: true, Risk: bot.Changes, Timeout: indexTimeout,
-			Preview: func(ctx context.Context, _ bot.Request) (bot.Preview, error) {
+			Preview: func(ctx context.Context, req bot.Request) (bot.Preview, error) {
+				if _, err := statementTimeoutArg(req); err != nil {
+					return bot.Preview{}, err
+				}
 				m, err := dbIndexes(ctx, db)
 				return bot.Preview{Message: bot.Message{Text: "What the database has now:", Code: m.Code}}, err
 			},
@@ -188,6 +200,15 @@ func olderArg(req bot.Request) (time.Duration, error) {
 		return 0, &bot.UsageError{Msg: fmt.Sprintf("--older must be at least %s.", minOlder)}
 	}
 	return older, nil
+}
+
+// statementTimeoutArg returns --statement-timeout, at least a second.
+func statementTimeoutArg(req bot.Request) (time.Duration, error) {
+	stmt := req.Args.Duration("statement-timeout")
+	if stmt < time.Second {
+		return 0, &bot.UsageError{Msg: "--statement-timeout must be at least 1s."}
+	}
+	return stmt, nil
 }
 
 func dbStatus(ctx context.Context, db DBOps) bot.Message {
@@ -594,9 +615,9 @@ func throttled(ctx context.Context, title string) func(text string, last bool) {
 }
 
 func dbVacuum(ctx context.Context, db DBOps, req bot.Request) (bot.Message, error) {
-	stmt := req.Args.Duration("statement-timeout")
-	if stmt < time.Second {
-		return bot.Message{}, &bot.UsageError{Msg: "--statement-timeout must be at least 1s."}
+	stmt, err := statementTimeoutArg(req)
+	if err != nil {
+		return bot.Message{}, err
 	}
 	report := throttled(ctx, "VACUUM ANALYZE")
 	res, err := db.Vacuum(ctx, stmt, func(done, total int, table string) {
@@ -651,9 +672,9 @@ func dbIndexes(ctx context.Context, db DBOps) (bot.Message, error) {
 }
 
 func dbCreateIndexes(ctx context.Context, db DBOps, req bot.Request) (bot.Message, error) {
-	stmt := req.Args.Duration("statement-timeout")
-	if stmt < time.Second {
-		return bot.Message{}, &bot.UsageError{Msg: "--statement-timeout must be at least 1s."}
+	stmt, err := statementTimeoutArg(req)
+	if err != nil {
+		return bot.Message{}, err
 	}
 	done, err := db.CreateIndexes(ctx, stmt, func(s string) { bot.Report(ctx, bot.Message{Title: "Creating indexes", Text: s}) })
 	var b strings.Builder

@@ -53,9 +53,12 @@ func rows(out string) [][]string {
 func TestOnThrowawayServer(t *testing.T) {
 	c, dbURL := dockertest.StartPostgres(t)
 	db := open(t, dbURL)
-	psql := func(sql string) string { t.Helper(); return dockertest.Psql(t, c, sql) }
+	psqlOf := func(t *testing.T) func(string) string {
+		return func(sql string) string { t.Helper(); return dockertest.Psql(t, c, sql) }
+	}
 
 	t.Run("status equals pg_postmaster_start_time", func(t *testing.T) {
+		psql := psqlOf(t)
 		s, err := db.Status(ctxTimeout(t, 10*time.Second))
 		if err != nil {
 			t.Fatal(err)
@@ -70,6 +73,7 @@ func TestOnThrowawayServer(t *testing.T) {
 	})
 
 	t.Run("connections equal the runbook's count by state", func(t *testing.T) {
+		psql := psqlOf(t)
 		// A pool of its own, closed before psql counts: psql then sees
 		// itself active where we saw ourselves, and at most our closing
 		// session still idle.
@@ -107,10 +111,12 @@ func TestOnThrowawayServer(t *testing.T) {
 	})
 
 	t.Run("long-running found and killed, idle, bot and monitoring sessions not", func(t *testing.T) {
+		psql := psqlOf(t)
 		testLongRunning(t, db, dbURL, psql)
 	})
 
 	t.Run("tables equal the runbook's statistics", func(t *testing.T) {
+		psql := psqlOf(t)
 		const q = `SELECT schemaname, relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables
 ORDER BY n_tup_ins + n_tup_upd + n_tup_del DESC LIMIT 10`
 		before := psql(q)
@@ -134,6 +140,7 @@ ORDER BY n_tup_ins + n_tup_upd + n_tup_del DESC LIMIT 10`
 	})
 
 	t.Run("size equals pg_database_size", func(t *testing.T) {
+		psql := psqlOf(t)
 		const q = "SELECT pg_database_size('shiftwise'), pg_size_pretty(pg_database_size('shiftwise'))"
 		before := rows(psql(q))[0]
 		s, err := db.Size(ctxTimeout(t, 10*time.Second), 10)
@@ -150,18 +157,22 @@ ORDER BY n_tup_ins + n_tup_upd + n_tup_del DESC LIMIT 10`
 	})
 
 	t.Run("slow queries present and absent", func(t *testing.T) {
+		psql := psqlOf(t)
 		testSlowQueries(t, db, dbURL, psql)
 	})
 
 	t.Run("vacuum analyze with progress and a statement timeout", func(t *testing.T) {
+		psql := psqlOf(t)
 		testVacuum(t, db, dbURL, psql)
 	})
 
 	t.Run("indexes missing, created concurrently, invalid rebuilt", func(t *testing.T) {
+		psql := psqlOf(t)
 		testIndexes(t, c, db, psql)
 	})
 
 	t.Run("settings current vs recommended, restart pending", func(t *testing.T) {
+		psql := psqlOf(t)
 		testSettings(t, db, psql)
 	})
 }
