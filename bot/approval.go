@@ -413,7 +413,7 @@ func (e *Engine) preview(ctx context.Context, req *Request) (Preview, error) {
 			return Preview{}, fmt.Errorf("the command line it would record is longer than %d bytes", MaxInputBytes)
 		}
 		if _, _, err := e.parseStored(Approval{Command: req.Command.Name, Text: p.Line}); err != nil {
-			return Preview{}, fmt.Errorf("the command line it would record does not parse: %w", err)
+			return Preview{}, fmt.Errorf("the command line it would record does not parse: %v", err) // the command's fault, not a usage error
 		}
 	}
 	return p, nil
