@@ -51,6 +51,7 @@ func rows(out string) [][]string {
 }
 
 func TestOnThrowawayServer(t *testing.T) {
+	t.Parallel()
 	c, dbURL := dockertest.StartPostgres(t)
 	db := open(t, dbURL)
 	psqlOf := func(t *testing.T) func(string) string {
@@ -545,5 +546,25 @@ func testSettings(t *testing.T, db *postgres.DB, psql func(string) string) {
 	}
 	if r := strings.TrimSpace(psql("SELECT pending_restart FROM pg_settings WHERE name = 'shared_buffers'")); r != "t" {
 		t.Fatalf("psql pending_restart = %q", r)
+	}
+}
+
+func TestSlowQueriesExtensionNotLoaded(t *testing.T) {
+	t.Parallel()
+	// The extension exists in the database (the demo image creates it),
+	// but this server does not load its library.
+	c, dbURL := dockertest.StartPostgres(t, "-c", "shared_preload_libraries=")
+	if got := strings.TrimSpace(dockertest.Psql(t, c, "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'")); got != "1" {
+		t.Fatalf("extension rows %q", got)
+	}
+	db := open(t, dbURL)
+	_, err := db.SlowQueries(ctxTimeout(t, 10*time.Second), 10)
+	if !errors.Is(err, postgres.ErrNoStatements) || !strings.Contains(err.Error(), "does not load it") {
+		t.Fatalf("SlowQueries = %v, want ErrNoStatements saying the library is not loaded", err)
+	}
+	// psql agrees: the runbook's query fails the same way.
+	if out, err := dockertest.ExecResult(c, dockertest.PsqlArgv("SELECT query, calls, total_exec_time, mean_exec_time FROM pg_stat_statements ORDER BY mean_exec_time DESC LIMIT 10")...); err == nil ||
+		!strings.Contains(err.Error(), "shared_preload_libraries") {
+		t.Fatalf("psql: %q, %v", out, err)
 	}
 }
