@@ -161,11 +161,17 @@ func dialApp(t *testing.T, dbURL, app string) *pgx.Conn {
 // longQuery runs `SELECT pg_sleep(600)` as app until the test ends.
 func longQuery(t *testing.T, dbURL, app string) *bgQuery {
 	t.Helper()
+	return longSQL(t, dbURL, app, "SELECT pg_sleep(600)")
+}
+
+// longSQL runs sql as app until the test ends.
+func longSQL(t *testing.T, dbURL, app, sql string) *bgQuery {
+	t.Helper()
 	c := dialApp(t, dbURL, app)
 	q := &bgQuery{pid: int(c.PgConn().PID()), ended: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		_, q.err = c.Exec(ctx, "SELECT pg_sleep(600)")
+		_, q.err = c.Exec(ctx, sql)
 		close(q.ended)
 	}()
 	t.Cleanup(func() {
@@ -256,6 +262,23 @@ func TestDBCommandsOnThrowawayServer(t *testing.T) {
 		}
 		if err := idle.Ping(context.Background()); err != nil {
 			t.Fatalf("the idle session is gone: %v", err)
+		}
+	})
+
+	t.Run("secrets in query texts are masked", func(t *testing.T) {
+		q := longSQL(t, dbURL, "shiftwise-api", "SELECT pg_sleep(600) -- ALTER ROLE app PASSWORD 'hunter2'")
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			r := ask(t, e, "console:alice", "db long-running --older 1s")
+			got := text(r.Message)
+			if strings.Contains(got, fmt.Sprintf("--backends %d@", q.pid)) {
+				if strings.Contains(got, "hunter2") || !strings.Contains(got, "PASSWORD '[REDACTED]'") {
+					t.Fatalf("the password shows: %s", got)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pid %d never listed: %s", q.pid, got)
+			}
 		}
 	})
 
