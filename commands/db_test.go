@@ -87,13 +87,18 @@ func (c *countingCache) FlushAll(ctx context.Context) (redis.Flushed, error) {
 // above and approvals in a throwaway bot database.
 func opsEngine(t *testing.T, db DBOps, cache CacheOps) *bot.Engine {
 	t.Helper()
+	return opsEngineWith(t, opsPolicy, db, cache)
+}
+
+func opsEngineWith(t *testing.T, policy string, db DBOps, cache CacheOps) *bot.Engine {
+	t.Helper()
 	st, _ := storetest.OpenTest(t)
 	reg, err := bot.NewRegistry(All(Deps{Health: &Health{}, DB: db, Cache: cache})...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e, err := bot.NewEngine(bot.Options{
-		Registry: reg, Authorizer: newAuthz(t, opsPolicy), Redactor: redact.New(), Timeout: time.Minute,
+		Registry: reg, Authorizer: newAuthz(t, policy), Redactor: redact.New(), Timeout: time.Minute,
 		Approvals: botstore.Approvals{S: st}, Auditor: botstore.Auditor{S: st},
 	})
 	if err != nil {
@@ -279,6 +284,34 @@ func TestDBCommandsOnThrowawayServer(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("pid %d never listed: %s", q.pid, got)
 			}
+		}
+	})
+
+	t.Run("a policy without approval: kill ends what matches and says which", func(t *testing.T) {
+		e := opsEngineWith(t, opsPolicy+"p2, db:kill-long-running, -, no-approval\n", db, nil)
+		long := longQuery(t, dbURL, "shiftwise-api")
+		own := longQuery(t, dbURL, "shiftwise-bot")
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			r := ask(t, e, "console:alice", "db long-running --older 1s")
+			if strings.Contains(text(r.Message), fmt.Sprintf("--backends %d@", long.pid)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pid %d never listed", long.pid)
+			}
+		}
+		r := ask(t, e, "slack:UDEV", "db kill-long-running --older 1s")
+		if r.Outcome != bot.OutcomeOK || !strings.Contains(code(r.Message, "Backends"), fmt.Sprintf("%d ", long.pid)) ||
+			strings.Contains(code(r.Message, "Backends"), fmt.Sprintf("%d ", own.pid)) {
+			t.Fatalf("kill: %v %s", r.Outcome, text(r.Message))
+		}
+		select {
+		case <-long.ended:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the api's query still runs")
+		}
+		if err, ended := own.result(); ended {
+			t.Fatalf("the bot's session ended: %v", err)
 		}
 	})
 
