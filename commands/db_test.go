@@ -526,3 +526,39 @@ func TestParseBackends(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusOfServersThatAreDown(t *testing.T) {
+	// A port where nothing listens: the status commands say FAILED, with
+	// the reason, within their deadline.
+	pg, err := postgres.Open(context.Background(), "postgres://shiftwise:secret-pw@127.0.0.1:1/shiftwise?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pg.Close)
+	rc, err := redis.Open("redis://:secret-pw@127.0.0.1:1/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Close() })
+	reg, err := bot.NewRegistry(All(Deps{Health: &Health{}, DB: pg, Cache: rc})...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := bot.NewEngine(bot.Options{Registry: reg, Authorizer: newAuthz(t, opsPolicy), Redactor: redact.New("secret-pw"), Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"db status", "cache status"} {
+		r := e.Handle(context.Background(), bot.Request{Subject: "console:alice", Channel: "C1", Text: line})
+		all := text(r.Message) + checksText(r.Message)
+		if r.Outcome != bot.OutcomeFailed || r.Message.Status != bot.StatusFailed || !strings.Contains(all, "connection refused") || strings.Contains(all, "secret-pw") {
+			t.Errorf("%s: %v %s", line, r.Outcome, all)
+		}
+	}
+	for _, line := range []string{"db connections", "db long-running", "db size"} {
+		r := e.Handle(context.Background(), bot.Request{Subject: "console:alice", Channel: "C1", Text: line})
+		if r.Outcome != bot.OutcomeFailed || strings.Contains(text(r.Message), "secret-pw") {
+			t.Errorf("%s: %v %s", line, r.Outcome, text(r.Message))
+		}
+	}
+}

@@ -22,11 +22,24 @@ import (
 // dataStart bounds a data container's first start (initdb and the seed).
 const dataStart = 3 * time.Minute
 
-func dataService(role string, args ...string) Service {
+// dataImage returns the demo data image, skipping the test (failing it
+// under CI=true) when it has not been built (scripts/demo-images.sh).
+func dataImage(t testing.TB) string {
+	t.Helper()
+	ref := testenv.Get("SHIFTWISE_TEST_DATA_IMAGE")
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	if _, err := Engine(t).ImageInspect(ctx, ref); err != nil {
+		testenv.Missing(t, "the demo data image "+ref, err)
+	}
+	return ref
+}
+
+func dataService(t testing.TB, role string, args ...string) Service {
 	port := map[string]string{"postgres": "5432", "redis": "6379"}[role]
 	return Service{
 		Name:   role,
-		Image:  testenv.Get("SHIFTWISE_TEST_DATA_IMAGE"),
+		Image:  dataImage(t),
 		Cmd:    append([]string{role}, args...),
 		Ports:  []string{port},
 		NoWait: true, // not HTTP: WaitHealthy below
@@ -43,7 +56,7 @@ func dataService(role string, args ...string) Service {
 // shiftwise (a superuser).
 func StartPostgres(t testing.TB, args ...string) (Container, string) {
 	t.Helper()
-	p := StartProject(t, dataService("postgres", args...))
+	p := StartProject(t, dataService(t, "postgres", args...))
 	c := p.Service("postgres")
 	WaitHealthy(t, c.ID, dataStart)
 	return c, "postgres://shiftwise:shiftwise@" + c.Addr("5432") + "/shiftwise?sslmode=disable"
@@ -53,7 +66,7 @@ func StartPostgres(t testing.TB, args ...string) (Container, string) {
 // container and the URL of its database db.
 func StartRedis(t testing.TB, db int) (Container, string) {
 	t.Helper()
-	p := StartProject(t, dataService("redis"))
+	p := StartProject(t, dataService(t, "redis"))
 	c := p.Service("redis")
 	WaitHealthy(t, c.ID, time.Minute)
 	return c, "redis://" + c.Addr("6379") + "/" + strconv.Itoa(db)
