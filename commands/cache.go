@@ -151,7 +151,7 @@ func flushed(f redis.Flushed, what string) bot.Message {
 	m := bot.Message{
 		Title: "Redis flushed", Status: bot.StatusOK,
 		Text:    fmt.Sprintf("%s: %d keys before, %d after.", what, f.Before, f.After),
-		Summary: fmt.Sprintf("%d keys removed", f.Before-f.After),
+		Summary: fmt.Sprintf("%d keys removed", max(f.Before-f.After, 0)),
 	}
 	if f.After > 0 {
 		m.Text += " Clients wrote new keys meanwhile."

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // VacuumProgress is called before each table VACUUM ANALYZE works on.
@@ -38,7 +39,7 @@ func (d *DB) Vacuum(ctx context.Context, statementTimeout time.Duration, progres
 	}
 	// The session's statement_timeout is set below: never give the
 	// connection back to the pool with it.
-	defer func() { _ = conn.Conn().Close(context.WithoutCancel(ctx)); conn.Release() }()
+	defer discard(conn)
 
 	if statementTimeout <= 0 {
 		if dl, ok := ctx.Deadline(); ok {
@@ -86,6 +87,15 @@ ORDER BY n.nspname = 'pg_catalog', n.nspname, c.relname`)
 		progress(len(tables), len(tables), "")
 	}
 	return res, nil
+}
+
+// discard closes a pool connection whose session settings were changed,
+// so that the pool never hands it out again.
+func discard(conn *pgxpool.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = conn.Conn().Close(ctx)
+	conn.Release()
 }
 
 func isUndefinedTable(err error) bool {
@@ -217,7 +227,7 @@ func (d *DB) CreateIndexes(ctx context.Context, statementTimeout time.Duration, 
 	if err != nil {
 		return nil, fmt.Errorf("create indexes: connect: %w", serverErr(err))
 	}
-	defer func() { _ = conn.Conn().Close(context.WithoutCancel(ctx)); conn.Release() }()
+	defer discard(conn) // its statement_timeout must not go back to the pool
 	if statementTimeout <= 0 {
 		if dl, ok := ctx.Deadline(); ok {
 			statementTimeout = time.Until(dl)
