@@ -129,8 +129,9 @@ func DBCommands(db DBOps) []bot.Command {
 		},
 		{
 			Name: "db indexes", Summary: "the runbook's recommended indexes: present or missing",
-			Help: "The indexes of the runbook's \"Database Optimization\" (" + indexList() + "), by name or as another valid " +
-				"index on the same columns. `db indexes --create` creates the missing ones.",
+			Help: "The indexes of the runbook's \"Database Optimization\" (" + indexList() + "), by name, or served by another " +
+				"valid index whose leading columns are the same (a B-tree on (a, b, c) serves (a, b)). `db indexes --create` " +
+				"creates the missing ones.",
 			Object: obj("db:indexes"), Level: bot.Level1, Risk: bot.ReadOnly, Timeout: 15 * time.Second,
 			Run: func(ctx context.Context, _ bot.Request) (bot.Message, error) { return dbIndexes(ctx, db) },
 		},
@@ -644,6 +645,7 @@ func dbIndexes(ctx context.Context, db DBOps) (bot.Message, error) {
 	}
 	m := bot.Message{Title: "Recommended indexes"}
 	missing := 0
+	var covered []string
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "INDEX\tON\tSTATE")
@@ -651,7 +653,8 @@ func dbIndexes(ctx context.Context, db DBOps) (bot.Message, error) {
 		state := st.State
 		switch st.State {
 		case postgres.IndexOtherName:
-			state = "present as " + st.Found
+			state = "not by this name, but covered by " + st.Found + " (same leading columns): --create leaves it out"
+			covered = append(covered, st.Def)
 		case postgres.IndexInvalid:
 			state = "invalid (a failed CREATE INDEX CONCURRENTLY): --create rebuilds it"
 			missing++
@@ -662,8 +665,11 @@ func dbIndexes(ctx context.Context, db DBOps) (bot.Message, error) {
 	}
 	tw.Flush()
 	m.Code = []bot.CodeBlock{{Title: "Indexes", Text: b.String()}}
+	if len(covered) > 0 {
+		m.Code = append(m.Code, bot.CodeBlock{Title: "Existing indexes that serve a recommended one", Text: strings.Join(covered, "\n")})
+	}
 	m.Status = bot.StatusOK
-	m.Text = "All of the runbook's recommended indexes are present."
+	m.Text = "All of the runbook's recommended indexes are present, or served by an index on the same leading columns."
 	if missing > 0 {
 		m.Status = bot.StatusWarn
 		m.Text = fmt.Sprintf("%d of %d recommended indexes are missing: `db indexes --create` (Level 3, with approval) creates them CONCURRENTLY.", missing, len(list))
