@@ -171,29 +171,16 @@ func (e *Engine) subjectLevel(subject string) (Level, bool) {
 
 // request records a request for cmd and answers with what will happen.
 func (e *Engine) request(ctx context.Context, req *Request, level Level, escalation bool, log logrus.FieldLogger) (Reply, string) {
-	typed := strings.TrimSpace(req.Text)
-	var preview Message
-	if req.Command.Preview != nil {
-		p, err := e.preview(ctx, req)
-		if err != nil {
-			var ue *UsageError
-			if errors.As(err, &ue) {
-				if ue.Usage == "" {
-					ue.Usage = req.Command.UsageLine()
-				}
-				return usageReply(ue), ""
-			}
-			log.WithFields(logrus.Fields{"command": req.Command.Name, "error": err.Error()}).Error("preview failed; no request recorded")
-			return Reply{Outcome: OutcomeFailed, Message: Message{
-				Title: "Request not recorded", Status: StatusFailed,
-				Text: fmt.Sprintf("`%s` shows what it would do before anyone approves it, and that failed: %s. Nothing was run or requested.", req.Command.Name, err),
-			}}, ""
-		}
-		preview = p.Message
-		if p.Line != "" {
-			typed = p.Line
+	if req.Command.Pin != nil {
+		if r, ok := e.pin(ctx, req, log); !ok {
+			return r, ""
 		}
 	}
+	preview, err := e.preview(ctx, req, log)
+	if err != nil {
+		return usageReply(err), ""
+	}
+	typed := strings.TrimSpace(req.Text)
 	text := e.red.Redact(typed)
 	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
@@ -230,15 +217,94 @@ func (e *Engine) request(ctx context.Context, req *Request, level Level, escalat
 			{ActionID: ActionDeny, Text: "Deny", Value: a.ID},
 		},
 	}
-	if preview.Text != "" {
-		m.Text += "\n\n" + preview.Text
-	}
-	m.Fields = append(m.Fields, preview.Fields...)
-	m.Code = append(m.Code, preview.Code...)
 	if text != typed {
 		m.Text += " Part of the command line looked like a secret: it is masked, and runs masked, as shown."
 	}
+	if preview != nil {
+		if preview.Text != "" {
+			m.Text += "\n\n" + preview.Text
+		}
+		m.Checks = append(m.Checks, preview.Checks...)
+		m.Fields = append(m.Fields, preview.Fields...)
+		m.Code = append(m.Code, preview.Code...)
+		m.Summary = preview.Summary
+	}
 	return Reply{Outcome: OutcomePending, Message: m}, "pending " + a.ID
+}
+
+// previewTimeout bounds a command's Preview.
+const previewTimeout = 15 * time.Second
+
+// preview runs the command's Preview, if any, for an approval request. A
+// usage error is returned (the request is refused); any other failure
+// becomes a line in the request saying the preview is missing.
+func (e *Engine) preview(ctx context.Context, req *Request, log logrus.FieldLogger) (*Message, error) {
+	if req.Command.Preview == nil {
+		return nil, nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, previewTimeout)
+	defer cancel()
+	m, err := func() (m Message, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("preview crashed: %v", p)
+			}
+		}()
+		return req.Command.Preview(pctx, *req)
+	}()
+	if err != nil {
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			if ue.Usage == "" {
+				ue.Usage = req.Command.UsageLine()
+			}
+			return nil, ue
+		}
+		log.WithFields(logrus.Fields{"command": req.Command.Name, "error": err.Error()}).Warn("preview failed")
+		return &Message{Text: "What it would do could not be shown beforehand: " + err.Error()}, nil
+	}
+	return &m, nil
+}
+
+// pin replaces req's line and arguments with what the command's Pin
+// returns. When it cannot, the reply says why and nothing is recorded.
+func (e *Engine) pin(ctx context.Context, req *Request, log logrus.FieldLogger) (Reply, bool) {
+	pctx, cancel := context.WithTimeout(ctx, previewTimeout)
+	defer cancel()
+	line, err := func() (line string, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("pin crashed: %v", p)
+			}
+		}()
+		return req.Command.Pin(pctx, *req)
+	}()
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		if ue.Usage == "" {
+			ue.Usage = req.Command.UsageLine()
+		}
+		return usageReply(ue), false
+	}
+	var args Args
+	if err == nil {
+		if len(line) > MaxInputBytes {
+			err = fmt.Errorf("the command line it would record is longer than %d bytes", MaxInputBytes)
+		} else if _, a, perr := e.parseStored(Approval{Command: req.Command.Name, Text: line}); perr != nil {
+			err = fmt.Errorf("the command line it would record does not parse: %v", perr) // the command's fault
+		} else {
+			args = a
+		}
+	}
+	if err != nil {
+		log.WithFields(logrus.Fields{"command": req.Command.Name, "error": err.Error()}).Error("pin failed; no request recorded")
+		return Reply{Outcome: OutcomeFailed, Message: Message{
+			Title: "Request not recorded", Status: StatusFailed,
+			Text: fmt.Sprintf("`%s` works out exactly what it would do before anyone approves it, and that failed: %s. Nothing was run or requested.", req.Command.Name, err),
+		}}, false
+	}
+	req.Text, req.Args = line, args
+	return Reply{}, true
 }
 
 func atLeast(l Level) string {
@@ -397,26 +463,6 @@ func (e *Engine) parseStored(a Approval) (*Command, Args, error) {
 		return nil, Args{}, err
 	}
 	return cmd, args, nil
-}
-
-// preview runs req's command's Preview under its own deadline and checks
-// that a Line it offers still names the same command and parses.
-func (e *Engine) preview(ctx context.Context, req *Request) (Preview, error) {
-	ctx, cancel := context.WithTimeout(ctx, previewTimeout)
-	defer cancel()
-	p, err := req.Command.Preview(ctx, *req)
-	if err != nil {
-		return Preview{}, err
-	}
-	if p.Line != "" {
-		if len(p.Line) > MaxInputBytes {
-			return Preview{}, fmt.Errorf("the command line it would record is longer than %d bytes", MaxInputBytes)
-		}
-		if _, _, err := e.parseStored(Approval{Command: req.Command.Name, Text: p.Line}); err != nil {
-			return Preview{}, fmt.Errorf("the command line it would record does not parse: %v", err) // the command's fault, not a usage error
-		}
-	}
-	return p, nil
 }
 
 func decidedText(a Approval) string {

@@ -425,33 +425,36 @@ func BenchmarkApprovalRoundTrip(b *testing.B) {
 	}
 }
 
-// TestPreviewShownAndPinned: a command's Preview appears in the request,
-// its Line is what is recorded and what runs once approved; a Preview
-// that fails records nothing.
-func TestPreviewShownAndPinned(t *testing.T) {
+// TestPinShownAndRun: a command's Pin replaces the typed line in the
+// request; its Preview sees the pinned arguments; the pinned line is what
+// is recorded and what runs once approved. A Pin that fails records
+// nothing.
+func TestPinShownAndRun(t *testing.T) {
 	s, _ := storetest.OpenTest(t)
 	var ran []string
 	var mu sync.Mutex
-	var previews atomic.Int64
+	var pins atomic.Int64
 	cmd := bot.Command{
 		Name: "end", Usage: "[--only LIST]", Level: bot.Level1, Approval: true,
 		Flags: []bot.Flag{{Name: "only", Kind: bot.FlagString}},
-		Preview: func(_ context.Context, req bot.Request) (bot.Preview, error) {
-			previews.Add(1)
+		Pin: func(_ context.Context, req bot.Request) (string, error) {
+			pins.Add(1)
 			switch req.Args.String("only") {
 			case "bad":
-				return bot.Preview{}, &bot.UsageError{Msg: "--only bad is not a list."}
+				return "", &bot.UsageError{Msg: "--only bad is not a list."}
 			case "broken":
-				return bot.Preview{}, fmt.Errorf("the database did not answer")
+				return "", fmt.Errorf("the database did not answer")
 			case "unparsable":
-				return bot.Preview{Line: "end --nope"}, nil
+				return "end --nope", nil
 			case "other":
-				return bot.Preview{Line: "purge all"}, nil
+				return "purge all", nil
+			case "huge":
+				return "end --only " + strings.Repeat("1,", bot.MaxInputBytes), nil
 			}
-			return bot.Preview{
-				Message: bot.Message{Text: "It would end 2 and 3.", Code: []bot.CodeBlock{{Title: "What", Text: "2 sleeping\n3 sleeping"}}},
-				Line:    "end --only 2,3",
-			}, nil
+			return "end --only 2,3", nil
+		},
+		Preview: func(_ context.Context, req bot.Request) (bot.Message, error) {
+			return bot.Message{Text: "It would end " + req.Args.String("only") + ".", Code: []bot.CodeBlock{{Title: "What", Text: "2 sleeping\n3 sleeping"}}}, nil
 		},
 		Run: func(_ context.Context, req bot.Request) (bot.Message, error) {
 			mu.Lock()
@@ -473,7 +476,7 @@ func TestPreviewShownAndPinned(t *testing.T) {
 
 	r := e.Handle(context.Background(), bot.Request{Subject: "console:alice", Channel: "C1", Text: "end"})
 	if r.Outcome != bot.OutcomePending || !strings.Contains(r.Message.Text, "`end --only 2,3`") ||
-		!strings.Contains(r.Message.Text, "It would end 2 and 3.") || len(r.Message.Code) != 1 || r.Message.Code[0].Text != "2 sleeping\n3 sleeping" {
+		!strings.Contains(r.Message.Text, "It would end 2,3.") || len(r.Message.Code) != 1 || r.Message.Code[0].Text != "2 sleeping\n3 sleeping" {
 		t.Fatalf("request: %v %s", r.Outcome, text(r.Message))
 	}
 	id := r.Message.Buttons[0].Value
@@ -484,12 +487,12 @@ func TestPreviewShownAndPinned(t *testing.T) {
 	if r := press(e, "console:bob", bot.ActionApprove, id); r.Outcome != bot.OutcomeOK || len(ran) != 1 || ran[0] != "2,3" {
 		t.Fatalf("approved: %v %s; ran %v", r.Outcome, text(r.Message), ran)
 	}
-	if previews.Load() != 1 {
-		t.Fatalf("Preview ran %d times, want once (only when asking)", previews.Load())
+	if pins.Load() != 1 {
+		t.Fatalf("Pin ran %d times, want once (only when asking)", pins.Load())
 	}
 
 	for arg, want := range map[string]bot.Outcome{
-		"bad": bot.OutcomeUsage, "broken": bot.OutcomeFailed, "unparsable": bot.OutcomeFailed, "other": bot.OutcomeFailed,
+		"bad": bot.OutcomeUsage, "broken": bot.OutcomeFailed, "unparsable": bot.OutcomeFailed, "other": bot.OutcomeFailed, "huge": bot.OutcomeFailed,
 	} {
 		r := e.Handle(context.Background(), bot.Request{Subject: "console:alice", Channel: "C1", Text: "end --only " + arg})
 		if r.Outcome != want || len(r.Message.Buttons) != 0 {

@@ -83,30 +83,27 @@ type Command struct {
 
 	Run func(ctx context.Context, req Request) (Message, error)
 
-	// Preview, when set, says what an approved run would do, read-only,
-	// before anyone approves it: the Engine shows its Message in the
-	// approval request. A Preview.Line replaces the typed line as the
-	// request's text (what the approver sees and what runs), so that a
-	// command can pin exactly what was shown (the backends to end, the
-	// keys counted). An error records no request.
-	Preview func(ctx context.Context, req Request) (Preview, error)
+	// Preview, when set, says what Run would do without doing anything
+	// (the files a prune deletes, the sessions a kill ends). When the
+	// command becomes an approval request the Engine runs it first, under
+	// a short deadline, and shows its Text, Checks, Fields and Code in the
+	// request, so the approver sees what they approve. A *UsageError from
+	// it refuses the request: nothing is asked for.
+	Preview func(ctx context.Context, req Request) (Message, error)
+
+	// Pin, when set, returns the command line an approval request records
+	// instead of the one typed: the typed line made exact (a kill's
+	// backends by PID and query start), so that what the approver sees is
+	// what runs, and nothing that turns up later. It runs before Preview,
+	// which then sees the pinned arguments. The line must name the same
+	// command. A *UsageError from it refuses the request; any other error
+	// records none.
+	Pin func(ctx context.Context, req Request) (string, error)
 
 	// builtin, set only on the Engine's own commands, answers instead of
 	// Run and keeps its own audit trail.
 	builtin func(ctx context.Context, req *Request) Reply
 }
-
-// Preview is what a command would do once approved.
-type Preview struct {
-	// Message is shown in the approval request: its Text, Fields and Code.
-	Message Message
-	// Line, when not empty, is the command line to record instead of the
-	// typed one. It must name the same command.
-	Line string
-}
-
-// previewTimeout bounds a command's Preview.
-const previewTimeout = 15 * time.Second
 
 // UsageLine returns "name usage" for messages.
 func (c *Command) UsageLine() string {

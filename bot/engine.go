@@ -259,8 +259,11 @@ func (e *Engine) handle(ctx context.Context, req *Request, log logrus.FieldLogge
 // decisionFor is the audit decision of a request's answer: pending, or
 // failed when the store did not take it.
 func decisionFor(r Reply) string {
-	if r.Outcome == OutcomePending {
+	switch r.Outcome {
+	case OutcomePending:
 		return "pending"
+	case OutcomeUsage: // the command's Preview refused the arguments
+		return "usage"
 	}
 	return "failed"
 }

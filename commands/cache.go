@@ -42,7 +42,7 @@ func CacheCommands(c CacheOps) []bot.Command {
 				"runbook's `redis-cli FLUSHALL` would also wipe every other database of the instance, which may belong to " +
 				"someone else: that is `cache flush --all`, Level 3.",
 			Object: obj("cache:flush"), Level: bot.Level2, Approval: true, Risk: bot.Destructive, Timeout: 30 * time.Second,
-			Preview: func(ctx context.Context, _ bot.Request) (bot.Preview, error) { return cacheFlushPreview(ctx, c, false) },
+			Preview: func(ctx context.Context, _ bot.Request) (bot.Message, error) { return cacheFlushPreview(ctx, c, false) },
 			Run: func(ctx context.Context, _ bot.Request) (bot.Message, error) {
 				f, err := c.FlushDB(ctx)
 				if err != nil {
@@ -56,7 +56,7 @@ func CacheCommands(c CacheOps) []bot.Command {
 			Help: "The runbook's literal `redis-cli FLUSHALL`: every database of the instance, not only the operated one. " +
 				"`cache flush` (Level 2) empties only the operated database.",
 			Object: obj("cache:flush:all"), Level: bot.Level3, Approval: true, Risk: bot.Destructive, Timeout: 30 * time.Second,
-			Preview: func(ctx context.Context, _ bot.Request) (bot.Preview, error) { return cacheFlushPreview(ctx, c, true) },
+			Preview: func(ctx context.Context, _ bot.Request) (bot.Message, error) { return cacheFlushPreview(ctx, c, true) },
 			Run: func(ctx context.Context, _ bot.Request) (bot.Message, error) {
 				f, err := c.FlushAll(ctx)
 				if err != nil {
@@ -121,10 +121,10 @@ func otherDBs(ks map[int]int64, db int) string {
 	return strings.Join(parts, ", ")
 }
 
-func cacheFlushPreview(ctx context.Context, c CacheOps, all bool) (bot.Preview, error) {
+func cacheFlushPreview(ctx context.Context, c CacheOps, all bool) (bot.Message, error) {
 	ks, err := c.Keyspace(ctx)
 	if err != nil {
-		return bot.Preview{}, err
+		return bot.Message{}, err
 	}
 	db := c.DB()
 	if all {
@@ -132,19 +132,19 @@ func cacheFlushPreview(ctx context.Context, c CacheOps, all bool) (bot.Preview, 
 		for _, n := range ks {
 			total += n
 		}
-		return bot.Preview{Message: bot.Message{
+		return bot.Message{
 			Text: fmt.Sprintf("If approved, FLUSHALL empties EVERY database of the Redis instance: %d keys now (db%d, the operated one: %d; %s).",
 				total, db, ks[db], otherDBs(ks, db)),
-		}}, nil
+		}, nil
 	}
 	n, err := c.DBSize(ctx)
 	if err != nil {
-		return bot.Preview{}, err
+		return bot.Message{}, err
 	}
-	return bot.Preview{Message: bot.Message{
+	return bot.Message{
 		Text: fmt.Sprintf("If approved, FLUSHDB empties database %d, the operated one: DBSIZE %d keys now. The instance's other databases keep their keys (%s); the runbook's FLUSHALL would wipe them too.",
 			db, n, otherDBs(ks, db)),
-	}}, nil
+	}, nil
 }
 
 func flushed(f redis.Flushed, what string) bot.Message {

@@ -116,14 +116,14 @@ func DBCommands(db DBOps) []bot.Command {
 				"each table under --statement-timeout (a table locked by someone else then fails instead of waiting for ever); " +
 				fmt.Sprintf("the whole run ends after %s. Take a backup first, as the runbook does.", vacuumTimeout),
 			Object: obj("db:vacuum"), Level: bot.Level2, Approval: true, Risk: bot.Changes, Timeout: vacuumTimeout,
-			Preview: func(_ context.Context, req bot.Request) (bot.Preview, error) {
+			Preview: func(_ context.Context, req bot.Request) (bot.Message, error) {
 				stmt, err := statementTimeoutArg(req)
 				if err != nil {
-					return bot.Preview{}, err
+					return bot.Message{}, err
 				}
-				return bot.Preview{Message: bot.Message{Text: fmt.Sprintf(
+				return bot.Message{Text: fmt.Sprintf(
 					"If approved, VACUUM (ANALYZE) runs on every table of the operated database, one after another, each under a statement timeout of %s. "+
-						"It takes no lock that stops reads or writes, but adds I/O while it runs.", human(stmt))}}, nil
+						"It takes no lock that stops reads or writes, but adds I/O while it runs.", human(stmt))}, nil
 			},
 			Run: func(ctx context.Context, req bot.Request) (bot.Message, error) { return dbVacuum(ctx, db, req) },
 		},
@@ -143,12 +143,12 @@ func DBCommands(db DBOps) []bot.Command {
 				"; names and columns are fixed by the bot), an invalid one from a failed earlier run dropped first, then " +
 				"ANALYZE assignments, shift_demands and employees. Writes go on meanwhile.",
 			Object: obj("db:indexes:create"), Level: bot.Level3, Approval: true, Risk: bot.Changes, Timeout: indexTimeout,
-			Preview: func(ctx context.Context, req bot.Request) (bot.Preview, error) {
+			Preview: func(ctx context.Context, req bot.Request) (bot.Message, error) {
 				if _, err := statementTimeoutArg(req); err != nil {
-					return bot.Preview{}, err
+					return bot.Message{}, err
 				}
 				m, err := dbIndexes(ctx, db)
-				return bot.Preview{Message: bot.Message{Text: "What the database has now:", Code: m.Code}}, err
+				return bot.Message{Text: "What the database has now:", Code: m.Code}, err
 			},
 			Run: func(ctx context.Context, req bot.Request) (bot.Message, error) { return dbCreateIndexes(ctx, db, req) },
 		},
@@ -166,9 +166,9 @@ func DBCommands(db DBOps) []bot.Command {
 				"effective_cache_size = '1GB', then pg_reload_conf(). effective_cache_size takes effect at once; " +
 				"shared_buffers needs `restart postgres`, and `db settings` shows it pending until then.",
 			Object: obj("db:settings:apply"), Level: bot.Level3, Approval: true, Risk: bot.Changes, Timeout: 30 * time.Second,
-			Preview: func(ctx context.Context, _ bot.Request) (bot.Preview, error) {
+			Preview: func(ctx context.Context, _ bot.Request) (bot.Message, error) {
 				m, err := dbSettings(ctx, db)
-				return bot.Preview{Message: bot.Message{Text: "What the server has now:", Code: m.Code}}, err
+				return bot.Message{Text: "What the server has now:", Code: m.Code}, err
 			},
 			Run: func(ctx context.Context, _ bot.Request) (bot.Message, error) {
 				if err := db.ApplySettings(ctx); err != nil {
@@ -413,43 +413,68 @@ func dbKillCommand(db DBOps, older bot.Flag) bot.Command {
 			"query (same PID and query_start, so a reused PID is never hit).",
 		Object: func(bot.Args) string { return "db:kill-long-running" }, Level: bot.Level2, Approval: true,
 		Risk: bot.Destructive, Timeout: 30 * time.Second,
-		Preview: func(ctx context.Context, req bot.Request) (bot.Preview, error) {
-			return dbKillPreview(ctx, db, req)
-		},
-		Run: func(ctx context.Context, req bot.Request) (bot.Message, error) { return dbKill(ctx, db, req) },
+		Pin:     func(ctx context.Context, req bot.Request) (string, error) { return dbKillPin(ctx, db, req) },
+		Preview: func(ctx context.Context, req bot.Request) (bot.Message, error) { return dbKillPreview(ctx, db, req) },
+		Run:     func(ctx context.Context, req bot.Request) (bot.Message, error) { return dbKill(ctx, db, req) },
 	}
 }
 
-// dbKillPreview lists what an approved kill would end and pins it.
-func dbKillPreview(ctx context.Context, db DBOps, req bot.Request) (bot.Preview, error) {
+// killCandidates returns the backends a kill with these arguments would
+// end now: the candidates older than --older, only those named when
+// --backends is given.
+func killCandidates(ctx context.Context, db DBOps, req bot.Request) (time.Duration, []postgres.Backend, bool, error) {
 	older, err := olderArg(req)
 	if err != nil {
-		return bot.Preview{}, err
+		return 0, nil, false, err
 	}
 	var refs []postgres.BackendRef
-	if req.Args.Has("backends") {
+	named := req.Args.Has("backends")
+	if named {
 		if refs, err = parseBackends(req.Args.String("backends")); err != nil {
-			return bot.Preview{}, err
+			return 0, nil, false, err
 		}
 	}
 	list, err := db.LongRunning(ctx, older)
 	if err != nil {
-		return bot.Preview{}, err
+		return 0, nil, false, err
 	}
-	if refs != nil {
+	if named {
 		list = matching(list, refs)
 	}
-	if len(list) == 0 {
-		return bot.Preview{}, &bot.UsageError{Msg: fmt.Sprintf(
-			"No query of the operated database that may be ended has run for longer than %s%s: there is nothing to end, and nothing was requested.",
-			human(older), map[bool]string{true: " among the backends named", false: ""}[refs != nil])}
+	return older, list, named, nil
+}
+
+// dbKillPin makes the request exact: the backends that would be ended
+// now, by PID and query start. With none, nothing is requested.
+func dbKillPin(ctx context.Context, db DBOps, req bot.Request) (string, error) {
+	older, list, named, err := killCandidates(ctx, db, req)
+	if err != nil {
+		return "", err
 	}
-	return bot.Preview{
-		Message: bot.Message{
-			Text: fmt.Sprintf("If approved, it ends these %d backends (pg_terminate_backend), and only those still running the same query then:", len(list)),
-			Code: []bot.CodeBlock{{Title: "Backends to end", Text: backendTable(list)}},
-		},
-		Line: killLine(older, list),
+	if len(list) == 0 {
+		among := ""
+		if named {
+			among = " among the backends named"
+		}
+		return "", &bot.UsageError{Msg: fmt.Sprintf(
+			"No query of the operated database that may be ended has run for longer than %s%s: there is nothing to end, and nothing was requested.",
+			human(older), among)}
+	}
+	return killLine(older, list), nil
+}
+
+// dbKillPreview shows the pinned backends with their queries.
+func dbKillPreview(ctx context.Context, db DBOps, req bot.Request) (bot.Message, error) {
+	_, list, _, err := killCandidates(ctx, db, req)
+	if err != nil {
+		return bot.Message{}, err
+	}
+	if len(list) == 0 {
+		return bot.Message{Text: "None of the backends named runs that query any more: approving it would end nothing."}, nil
+	}
+	return bot.Message{
+		Text: fmt.Sprintf("If approved, it ends these %d backends (pg_terminate_backend), and only those still running the same query then:", len(list)),
+		Code: []bot.CodeBlock{{Title: "Backends to end", Text: backendTable(list)}},
 	}, nil
 }
 
