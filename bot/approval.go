@@ -175,6 +175,11 @@ func (e *Engine) subjectLevel(subject string) (Level, bool) {
 
 // request records a request for cmd and answers with what will happen.
 func (e *Engine) request(ctx context.Context, req *Request, level Level, escalation bool, log logrus.FieldLogger) (Reply, string) {
+	if req.Command.Pin != nil {
+		if r, ok := e.pin(ctx, req, log); !ok {
+			return r, ""
+		}
+	}
 	preview, err := e.preview(ctx, req, log)
 	if err != nil {
 		return usageReply(err), ""
@@ -269,6 +274,47 @@ func (e *Engine) preview(ctx context.Context, req *Request, log logrus.FieldLogg
 		return &Message{Text: "What it would do could not be shown beforehand: " + err.Error()}, nil
 	}
 	return &m, nil
+}
+
+// pin replaces req's line and arguments with what the command's Pin
+// returns. When it cannot, the reply says why and nothing is recorded.
+func (e *Engine) pin(ctx context.Context, req *Request, log logrus.FieldLogger) (Reply, bool) {
+	pctx, cancel := context.WithTimeout(ctx, previewTimeout)
+	defer cancel()
+	line, err := func() (line string, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("pin crashed: %v", p)
+			}
+		}()
+		return req.Command.Pin(pctx, *req)
+	}()
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		if ue.Usage == "" {
+			ue.Usage = req.Command.UsageLine()
+		}
+		return usageReply(ue), false
+	}
+	var args Args
+	if err == nil {
+		if len(line) > MaxInputBytes {
+			err = fmt.Errorf("the command line it would record is longer than %d bytes", MaxInputBytes)
+		} else if _, a, perr := e.parseStored(Approval{Command: req.Command.Name, Text: line}); perr != nil {
+			err = fmt.Errorf("the command line it would record does not parse: %v", perr) // the command's fault
+		} else {
+			args = a
+		}
+	}
+	if err != nil {
+		log.WithFields(logrus.Fields{"command": req.Command.Name, "error": err.Error()}).Error("pin failed; no request recorded")
+		return Reply{Outcome: OutcomeFailed, Message: Message{
+			Title: "Request not recorded", Status: StatusFailed,
+			Text: fmt.Sprintf("`%s` works out exactly what it would do before anyone approves it, and that failed: %s. Nothing was run or requested.", req.Command.Name, err),
+		}}, false
+	}
+	req.Text, req.Args = line, args
+	return Reply{}, true
 }
 
 func atLeast(l Level) string {

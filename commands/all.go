@@ -28,6 +28,10 @@ type Deps struct {
 	Backups *Backups
 	Cleanup *Cleanup
 	DBTest  *DBTest
+	// DB and Cache are the operated PostgreSQL and Redis (*postgres.DB,
+	// *redis.Cache); without one its commands are left out.
+	DB    DBOps
+	Cache CacheOps
 }
 
 // All returns every command, explicitly. The registry rejects duplicates.
@@ -43,6 +47,12 @@ func All(d Deps) []bot.Command {
 	}
 	if d.DBTest != nil {
 		list = append(list, d.DBTest.Command())
+	}
+	if d.DB != nil {
+		list = append(list, DBCommands(d.DB)...)
+	}
+	if d.Cache != nil {
+		list = append(list, CacheCommands(d.Cache)...)
 	}
 	if d.Authz != nil {
 		cmds := d.Commands

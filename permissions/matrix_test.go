@@ -31,6 +31,15 @@ func registry() []*bot.Command {
 		{Name: "backup prune", Object: obj("backup:prune"), Level: bot.Level2, Approval: true, Run: run},
 		{Name: "cleanup", Level: bot.Level2, Approval: true, Run: run},
 		{Name: "db test", Object: obj("db:test"), Level: bot.Level1, Run: run},
+		// db and cache (issue 5: PostgreSQL and Redis)
+		{Name: "db status", Object: obj("db:status"), Level: bot.Level1, Run: run},
+		{Name: "db long-running", Object: obj("db:long-running"), Level: bot.Level1, Run: run},
+		{Name: "db vacuum", Object: obj("db:vacuum"), Level: bot.Level2, Approval: true, Run: run},
+		{Name: "db indexes", Object: obj("db:indexes"), Level: bot.Level1, Run: run},
+		{Name: "db indexes --create", Object: obj("db:indexes:create"), Level: bot.Level3, Approval: true, Run: run},
+		{Name: "db settings --apply", Object: obj("db:settings:apply"), Level: bot.Level3, Approval: true, Run: run},
+		{Name: "cache status", Object: obj("cache:status"), Level: bot.Level1, Run: run},
+		{Name: "cache flush --all", Object: obj("cache:flush:all"), Level: bot.Level3, Approval: true, Run: run},
 	}
 }
 
@@ -95,6 +104,15 @@ var matrix = map[string][]want{
 		{"backup prune", "", bot.Level2, true /*  */, "nnYYn"},
 		{"cleanup", "", bot.Level2, true /*       */, "nnYYn"},
 		{"db test", "", bot.Level1, false /*      */, "nYYYY"},
+		// db and cache (issue 5)
+		{"db status", "", bot.Level1, false /*     */, "nYYYY"},
+		{"db long-running", "", bot.Level1, false, "nYYYY"},
+		{"db vacuum", "", bot.Level2, true /*      */, "nnYYn"},
+		{"db indexes", "", bot.Level1, false /*    */, "nYYYY"},
+		{"db indexes --create", "", bot.Level3, true, "nnnYn"},
+		{"db settings --apply", "", bot.Level3, true, "nnnYn"},
+		{"cache status", "", bot.Level1, false /*  */, "nYYYY"},
+		{"cache flush --all", "", bot.Level3, true, "nnnYn"},
 	},
 	"flipped": {
 		{"whoami", "", bot.LevelNone, false /*    */, "YYYYY"},
@@ -113,6 +131,16 @@ var matrix = map[string][]want{
 		{"backup prune", "", bot.Level2, true /*  */, "nnYYn"},
 		{"cleanup", "", bot.Level2, true /*       */, "nnYYn"},
 		{"db test", "", bot.Level3, false /*      */, "nnnYn"}, // p2, db:*, level3, no-approval
+		// db and cache (issue 5): db:* moves every db object to Level 3
+		// without approval; cache:flush:all is not cache:flush.
+		{"db status", "", bot.Level3, false /*     */, "nnnYn"},
+		{"db long-running", "", bot.Level3, false, "nnnYn"},
+		{"db vacuum", "", bot.Level3, false /*     */, "nnnYn"},
+		{"db indexes", "", bot.Level3, false /*    */, "nnnYn"},
+		{"db indexes --create", "", bot.Level3, false, "nnnYn"},
+		{"db settings --apply", "", bot.Level3, false, "nnnYn"},
+		{"cache status", "", bot.Level1, false /*  */, "nYYYY"},
+		{"cache flush --all", "", bot.Level3, true, "nnnYn"},
 	},
 }
 

@@ -321,6 +321,7 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 	if a.trail != nil {
 		deps.Audit = a.trail
 	}
+	deps.DB, deps.Cache = db, cache
 	reg, err = bot.NewRegistry(append(commands.All(deps), extraCommands...)...)
 	if err != nil {
 		a.close()
