@@ -13,12 +13,17 @@ type Deps struct {
 	// Commands, when set, is the registry's full list (with the engine's
 	// own commands) for whoami and policy show; default: All's list.
 	Commands func() []*bot.Command
+	// Deploy wires deploy and rollback; nil leaves them out.
+	Deploy *Deploy
 }
 
 // All returns every command, explicitly. The registry rejects duplicates.
 func All(d Deps) []bot.Command {
 	list := []bot.Command{
 		d.Health.Command(),
+	}
+	if d.Deploy != nil {
+		list = append(list, d.Deploy.Commands()...)
 	}
 	if d.Authz != nil {
 		cmds := d.Commands
