@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/integrations/docker"
+	"github.com/shiftwise/shiftwise-bot/integrations/httpprobe"
 	"github.com/shiftwise/shiftwise-bot/integrations/runcmd"
 )
 
@@ -496,4 +499,33 @@ func deployClip(s string) string {
 func deployFirstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// ServiceHealthURLs returns a Deploy.Verify that GETs the base URL's
+// /health of the services named in bases (the runbook's: api and
+// frontend) and wants a 2xx; other services pass (their container's
+// health decides). Service "" checks them all.
+func ServiceHealthURLs(client *http.Client, bases map[string]string) func(ctx context.Context, service string) error {
+	return func(ctx context.Context, service string) error {
+		var names []string
+		if service == "" {
+			for n := range bases {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+		} else if _, ok := bases[service]; ok {
+			names = []string{service}
+		}
+		for _, n := range names {
+			url := strings.TrimRight(bases[n], "/") + "/health"
+			res, err := httpprobe.Probe(ctx, client, url)
+			if err != nil {
+				return fmt.Errorf("%s /health: %v", n, err)
+			}
+			if res.StatusCode < 200 || res.StatusCode > 299 {
+				return fmt.Errorf("%s /health answered HTTP %d", n, res.StatusCode)
+			}
+		}
+		return nil
+	}
 }

@@ -3,6 +3,8 @@ package commands
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -315,5 +317,30 @@ func TestDeployDefaults(t *testing.T) {
 	args := func(s ...string) bot.Args { return bot.Args{Positional: s} }
 	if dep.PermissionObject(args("api", "x:1")) != "deploy:api" || rb.PermissionObject(args()) != "rollback" || rb.PermissionObject(args("api")) != "rollback:api" {
 		t.Error("permission objects")
+	}
+}
+
+func TestServiceHealthURLs(t *testing.T) {
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" {
+			http.NotFound(w, r)
+		}
+	}))
+	defer ok.Close()
+	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) }))
+	defer bad.Close()
+	verify := ServiceHealthURLs(nil, map[string]string{"api": ok.URL + "/", "frontend": bad.URL})
+	ctx := context.Background()
+	if err := verify(ctx, "api"); err != nil {
+		t.Errorf("api: %v", err)
+	}
+	if err := verify(ctx, "frontend"); err == nil || !strings.Contains(err.Error(), "502") {
+		t.Errorf("frontend: %v", err)
+	}
+	if err := verify(ctx, "postgres"); err != nil {
+		t.Errorf("a service without /health: %v", err)
+	}
+	if err := verify(ctx, ""); err == nil || !strings.Contains(err.Error(), "frontend") {
+		t.Errorf("whole stack: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shiftwise/shiftwise-bot/commands"
+	"github.com/shiftwise/shiftwise-bot/integrations/runcmd"
 )
 
 // config is the bot's environment, read once at start. Names and defaults
@@ -33,6 +34,11 @@ type config struct {
 
 	Health      commands.HealthLimits
 	HealthReuse time.Duration
+
+	DeployHealthTimeout time.Duration
+	RollbackCommand     []string // argv; none: rollback returns to the recorded image
+	RollbackTimeout     time.Duration
+	RollbackEnv         []string // the rollback command's whole environment
 }
 
 // settings documents every variable; `-help` prints it.
@@ -65,6 +71,9 @@ var settings = []struct{ name, def, what string }{
 	{"SHIFTWISE_HEALTH_DB_CONN_PERCENT", "80", "share of max_connections at which health fails"},
 	{"SHIFTWISE_HEALTH_REDIS_MEMORY_PERCENT", "85", "share of Redis maxmemory at which health fails"},
 	{"SHIFTWISE_HEALTH_REUSE", "2s", "health requests within this of a finished run share its result (0 = never)"},
+	{"SHIFTWISE_DEPLOY_HEALTH_TIMEOUT", "2m", "how long a deployed container has to become healthy before the old one is put back"},
+	{"SHIFTWISE_ROLLBACK_COMMAND", "", `the team's rollback command as a JSON argv, e.g. ["/opt/shiftwise/deploy.sh","rollback","{service}"] (no shell; default: the bot returns to the recorded image)`},
+	{"SHIFTWISE_ROLLBACK_TIMEOUT", "10m", "how long the rollback command may run"},
 }
 
 var slackChannelID = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
@@ -171,6 +180,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err == nil {
 		c.Health.ErrorLines = n
 	}
+	dur("SHIFTWISE_DEPLOY_HEALTH_TIMEOUT", &c.DeployHealthTimeout)
+	dur("SHIFTWISE_ROLLBACK_TIMEOUT", &c.RollbackTimeout)
+	if v := get("SHIFTWISE_ROLLBACK_COMMAND"); v != "" {
+		argv, err := runcmd.ParseArgv(v)
+		check("SHIFTWISE_ROLLBACK_COMMAND", err)
+		c.RollbackCommand = argv
+	}
+	c.RollbackEnv = commands.RollbackEnv(getenv, c.ComposeProject, c.DockerHost)
 	pct("SHIFTWISE_HEALTH_DISK_PERCENT", &c.Health.DiskPercent)
 	pct("SHIFTWISE_HEALTH_MEMORY_PERCENT", &c.Health.MemoryPercent)
 	pct("SHIFTWISE_HEALTH_DB_CONN_PERCENT", &c.Health.DBConnPercent)

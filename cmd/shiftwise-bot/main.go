@@ -281,9 +281,21 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		return nil, fmt.Errorf("SHIFTWISE_POLICY: %w", err)
 	}
 	a.authz = authz
+	deployer := &commands.Deploy{
+		Docker: dock,
+		// Backup: the pre-deploy backup, func(ctx) (file string, err error), from
+		// the backups integration; while nil, deploy refuses without --no-backup.
+		Verify:          commands.ServiceHealthURLs(httpClient, map[string]string{"api": cfg.APIURL, "frontend": cfg.FrontendURL}),
+		LevelOf:         authz.Level,
+		HealthTimeout:   cfg.DeployHealthTimeout,
+		RollbackCommand: cfg.RollbackCommand,
+		RollbackEnv:     cfg.RollbackEnv,
+		RollbackTimeout: cfg.RollbackTimeout,
+		Log:             log.WithField("component", "deploy"),
+	}
 	var reg *bot.Registry
 	deps := commands.Deps{Health: a.health, Authz: authz, LoadPolicy: a.loadPolicy,
-		Commands: func() []*bot.Command { return reg.Commands() }}
+		Commands: func() []*bot.Command { return reg.Commands() }, Deploy: deployer}
 	reg, err = bot.NewRegistry(append(commands.All(deps), extraCommands...)...)
 	if err != nil {
 		a.close()
