@@ -170,7 +170,11 @@ func (p *deployProgress) step(name, detail string) {
 	defer p.mu.Unlock()
 	p.log.WithFields(logrus.Fields{"step": name, "detail": detail}).Info(p.title)
 	if n := len(p.checks); n > 0 && p.checks[n-1].Status == bot.StatusNone {
+		// The step before a rollback is the one that failed.
 		p.checks[n-1].Status = bot.StatusOK
+		if name == "rolling back" {
+			p.checks[n-1].Status = bot.StatusFailed
+		}
 	}
 	p.checks = append(p.checks, bot.Check{Name: name, Value: detail})
 	bot.Report(p.ctx, bot.Message{Title: p.title, Checks: append([]bot.Check(nil), p.checks...)})
@@ -209,9 +213,6 @@ func deploySentence(err error) string {
 	for _, e := range []error{docker.ErrNoSuchService, docker.ErrBadImageRef, docker.ErrNoImage, docker.ErrNoHistory, docker.ErrNotDeployable} {
 		s = strings.TrimPrefix(s, e.Error()+": ")
 	}
-	if s != "" {
-		s = strings.ToUpper(s[:1]) + s[1:]
-	}
 	if !strings.HasSuffix(s, ".") {
 		s += "."
 	}
@@ -235,12 +236,12 @@ func (d *Deploy) runDeploy(ctx context.Context, req bot.Request) (bot.Message, e
 	if noBackup && (d.LevelOf == nil || d.LevelOf(req.Subject) < bot.Level3) {
 		return deployRefusal(title, fmt.Sprintf("--no-backup needs %s held by the person asking (%s); an approval does not lend it.", bot.Level3, req.Subject)), nil
 	}
-	if !noBackup && d.Backup == nil {
-		return deployRefusal(title, "No pre-deploy backup is configured, and the runbook takes one before every deploy. Someone at Level 3 may deploy with --no-backup."), nil
-	}
 	plan, err := d.Docker.PlanDeploy(ctx, service, ref)
 	if err != nil {
 		return deployPlanError(title, err)
+	}
+	if !noBackup && d.Backup == nil {
+		return deployRefusal(title, "No pre-deploy backup is configured, and the runbook takes one before every deploy. Someone at Level 3 may deploy with --no-backup."), nil
 	}
 	if plan.Current.ID == plan.Target.ID {
 		return bot.Message{Title: title, Status: bot.StatusOK,
@@ -297,6 +298,9 @@ func (d *Deploy) result(title, action string, p *deployProgress, res docker.Depl
 		return m, nil
 	}
 	text := fmt.Sprintf("%s runs %s and is healthy.", plan.Service, plan.Target)
+	if action == "rollback" && plan.Target.Ref == "" && plan.Record.Previous.Ref != "" && plan.Record.Previous.Ref != plan.Record.Previous.ID {
+		text += fmt.Sprintf(" (%s names another image now, so the recorded image ID was used.)", plan.Record.Previous.Ref)
+	}
 	if action == "deploy" {
 		text += fmt.Sprintf(" `rollback %s` returns to %s.", plan.Service, plan.Current)
 	}

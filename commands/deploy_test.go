@@ -198,6 +198,11 @@ func TestDeployCommandBrokenImageRollsBack(t *testing.T) {
 	if !slices.Contains(env.steps(), "rolling back") {
 		t.Errorf("steps %v", env.steps())
 	}
+	for _, c := range r.Message.Checks {
+		if c.Name == "waiting for health" && c.Status != bot.StatusFailed {
+			t.Errorf("the health step that failed shows %v", c.Status)
+		}
+	}
 	now := env.api(t)
 	if now.ID != before.ID || env.apiImage(t) != env.v1ID {
 		t.Fatalf("after: %+v", now)

@@ -309,7 +309,7 @@ func (c *Client) PlanRollback(ctx context.Context, service string) (DeployPlan, 
 	}
 	rec := recordFrom(in.Config.Labels)
 	if rec.Previous.ID == "" {
-		return DeployPlan{}, fmt.Errorf("%w: %s's container was not created by a deploy of the bot, so there is no previous image to return to", ErrNoHistory, service)
+		return DeployPlan{}, fmt.Errorf("%w: there is no previous image to return to: the container of %s was not created by a deploy of the bot", ErrNoHistory, service)
 	}
 	img, err := c.resolveImage(ctx, rec.Previous.ID)
 	if err != nil {
