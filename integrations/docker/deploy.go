@@ -400,10 +400,14 @@ type DeployResult struct {
 	// RolledBack: the new container was not healthy and the old one was
 	// put back; Reason says why, Diagnostics hold its last log lines and
 	// health check output.
-	RolledBack  bool
-	Reason      string
-	Diagnostics []string
-	Took        time.Duration
+	RolledBack bool
+	Reason     string
+	// PreflightFailed is why the service's own check (Verify) failed
+	// before anything changed, "" when it passed or there is none: a
+	// deploy meant to fix a failing service, or a check that is wrong.
+	PreflightFailed string
+	Diagnostics     []string
+	Took            time.Duration
 }
 
 // Apply carries out a plan: the old container is stopped and renamed
@@ -459,7 +463,16 @@ func (c *Client) Apply(ctx context.Context, plan DeployPlan, opts DeployOptions)
 	spec.cfg.Labels[LabelDeployedBy] = opts.By
 	spec.cfg.Labels[LabelDeployAction] = plan.Action
 
-	step("recorded", fmt.Sprintf("%s runs %s; going to %s", plan.Service, plan.Current, plan.Target))
+	recorded := fmt.Sprintf("%s runs %s; going to %s", plan.Service, plan.Current, plan.Target)
+	if opts.Verify != nil && plan.Running {
+		vctx, vcancel := context.WithTimeout(ctx, verifyCallTimeout)
+		if err := opts.Verify(vctx, plan.Service); err != nil {
+			res.PreflightFailed = err.Error()
+			recorded += fmt.Sprintf(" (before the change, the service's check already fails: %v)", err)
+		}
+		vcancel()
+	}
+	step("recorded", recorded)
 	if err := c.keepImage(ctx, plan.Service, plan.Current.ID); err != nil {
 		return res, err
 	}
@@ -502,8 +515,19 @@ func (c *Client) Apply(ctx context.Context, plan DeployPlan, opts DeployOptions)
 		rctx, cancel := context.WithTimeout(context.Background(), restoreTimeout)
 		defer cancel()
 		if plan.Running {
-			if why2 := c.waitHealthy(rctx, old.ID, plan.Service, opts); why2 != "" {
+			// The old container's own health, then the service's check
+			// once: a check that fails for both versions says more about
+			// the service (or the check) than about the deploy.
+			back := opts
+			back.Verify = nil
+			if why2 := c.waitHealthy(rctx, old.ID, plan.Service, back); why2 != "" {
 				res.Reason += "; after putting it back, the old container is not healthy either: " + why2
+			} else if opts.Verify != nil {
+				vctx, vcancel := context.WithTimeout(rctx, verifyCallTimeout)
+				if err := opts.Verify(vctx, plan.Service); err != nil {
+					res.Reason += "; after putting it back, the old container is healthy but the service's check still fails: " + err.Error()
+				}
+				vcancel()
 			}
 		}
 		res.Took = time.Since(start)

@@ -373,7 +373,8 @@ func TestDeployVerifyFailureRollsBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.RolledBack || !strings.Contains(res.Reason, "502") || calls == 0 {
+	if !res.RolledBack || !strings.Contains(res.Reason, "502") || calls == 0 || !strings.Contains(res.PreflightFailed, "502") ||
+		!strings.Contains(res.Reason, "service's check still fails") {
 		t.Fatalf("result %+v, verify calls %d", res, calls)
 	}
 	if now := serviceNow(t, p.Name, "api"); now.ID != before.ID || now.Image != im.v1ID {
@@ -493,3 +494,52 @@ func TestApplyRefusesAStalePlan(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// TestDeployWithoutHealthcheckIsJudgedByVerify: a service without a
+// healthcheck is judged by its own /health (the runbook's check): v3
+// answers 500 there, so the deploy rolls back by itself.
+func TestDeployWithoutHealthcheckIsJudgedByVerify(t *testing.T) {
+	project := dockertest.ProjectName(t)
+	im := makeImages(t, project)
+	dockertest.SweepProject(t, project)
+	p := dockertest.StartNamedProject(t, project, dockertest.Service{Name: "api", Image: im.v1, Ports: []string{"3000"}})
+	c := newClient(t, project)
+	name := p.Service("api").Name
+	verify := func(ctx context.Context, service string) error {
+		in := dockertest.Inspect(t, name) // whichever container holds the name now
+		code := getHealth(t, in)
+		if code != http.StatusOK {
+			return fmt.Errorf("%s /health answered HTTP %d", service, code)
+		}
+		return nil
+	}
+	plan, err := c.PlanDeploy(context.Background(), "api", im.v3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := fastOpts(nil)
+	opts.HealthTimeout = 5 * time.Second
+	opts.Verify = verify
+	res, err := c.Apply(context.Background(), plan, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.RolledBack || res.PreflightFailed != "" || !strings.Contains(res.Reason, "HTTP 500") || strings.Contains(res.Reason, "still fails") {
+		t.Fatalf("result %+v", res)
+	}
+	now := serviceNow(t, project, "api")
+	if now.Image != im.v1ID || getHealth(t, now) != http.StatusOK {
+		t.Fatalf("after: %s", now.Image)
+	}
+	// And v2 passes the same check.
+	plan, err = c.PlanDeploy(context.Background(), "api", im.v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := c.Apply(context.Background(), plan, opts); err != nil || res.RolledBack {
+		t.Fatalf("v2: %+v %v", res, err)
+	}
+	if now := serviceNow(t, project, "api"); now.Image != im.v2ID {
+		t.Fatalf("v2 not deployed: %s", now.Image)
+	}
+}
