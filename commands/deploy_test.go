@@ -144,6 +144,7 @@ func (env *deployEnv) apiImage(t *testing.T) string {
 }
 
 func TestDeployCommandThenRollback(t *testing.T) {
+	t.Parallel()
 	env := newDeployEnv(t)
 	r := env.run(t, "console:dev", "/shiftwise deploy api "+env.v2)
 	if r.Outcome != bot.OutcomeOK {
@@ -186,6 +187,7 @@ func TestDeployCommandThenRollback(t *testing.T) {
 }
 
 func TestDeployCommandBrokenImageRollsBack(t *testing.T) {
+	t.Parallel()
 	env := newDeployEnv(t)
 	before := env.api(t)
 	r := env.run(t, "console:dev", "deploy api "+env.v3+" --wait 20s")
@@ -211,6 +213,7 @@ func TestDeployCommandBrokenImageRollsBack(t *testing.T) {
 }
 
 func TestDeployCommandRefusals(t *testing.T) {
+	t.Parallel()
 	env := newDeployEnv(t)
 	before := env.api(t)
 	for _, line := range []string{
@@ -266,6 +269,7 @@ func TestDeployCommandRefusals(t *testing.T) {
 }
 
 func TestRollbackConfiguredCommand(t *testing.T) {
+	t.Parallel()
 	env := newDeployEnv(t)
 	dir := t.TempDir()
 	script := filepath.Join(dir, "rollback.sh")
@@ -274,9 +278,15 @@ func TestRollbackConfiguredCommand(t *testing.T) {
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("SLACK_BOT_TOKEN", "xoxb-must-not-leak")
 	env.d.RollbackCommand = []string{script, "{service}"}
-	env.d.RollbackEnv = RollbackEnv(os.Getenv, env.project, "")
+	// The bot's own environment holds its tokens; the command must not get them.
+	getenv := func(k string) string {
+		if k == "SLACK_BOT_TOKEN" {
+			return "xoxb-must-not-leak"
+		}
+		return os.Getenv(k)
+	}
+	env.d.RollbackEnv = RollbackEnv(getenv, env.project, "")
 	r := env.run(t, "console:dev", "rollback api")
 	if r.Outcome != bot.OutcomeOK {
 		t.Fatalf("rollback command: %v\n%s", r.Outcome, text(r.Message))
@@ -314,6 +324,7 @@ func TestRollbackConfiguredCommand(t *testing.T) {
 
 // TestDeployDefaults pins the permission defaults the README documents.
 func TestDeployDefaults(t *testing.T) {
+	t.Parallel()
 	d := &Deploy{}
 	dep, rb := d.DeployCommand(), d.RollbackCmd()
 	if dep.Level != bot.Level2 || !dep.Approval || rb.Level != bot.Level2 || !rb.Approval {

@@ -24,6 +24,7 @@ import (
 // project: the configuration stays the same but for the image, and
 // docker-compose still considers the service up to date afterwards.
 func TestDeployKeepsADockerComposeContainer(t *testing.T) {
+	t.Parallel()
 	composeBin, err := exec.LookPath("docker-compose")
 	if err != nil {
 		testenv.Missing(t, "docker-compose", err)

@@ -135,6 +135,7 @@ func getHealth(t *testing.T, c container.InspectResponse) int {
 // TestDeployKeepsConfiguration deploys v1 -> v2 on a container with every
 // kind of setting and compares the inspected configuration field by field.
 func TestDeployKeepsConfiguration(t *testing.T) {
+	t.Parallel()
 	api := dockertest.Engine(t)
 	project := dockertest.ProjectName(t)
 	im := makeImages(t, project)
@@ -321,6 +322,7 @@ func ptr[T any](v T) *T { return &v }
 // TestDeployOfBrokenImageRollsBack deploys v2, then v3 whose healthcheck
 // fails: the deploy puts v2's container back by itself.
 func TestDeployOfBrokenImageRollsBack(t *testing.T) {
+	t.Parallel()
 	p, im, c := startSimple(t, func(n string) deployImages { return makeImages(t, n) })
 	deploy(t, c, "api", im.v2, nil)
 	good := serviceNow(t, p.Name, "api")
@@ -356,6 +358,7 @@ func TestDeployOfBrokenImageRollsBack(t *testing.T) {
 // TestDeployVerifyFailureRollsBack: the container is healthy but the
 // service's own check (the runbook's /health) fails.
 func TestDeployVerifyFailureRollsBack(t *testing.T) {
+	t.Parallel()
 	p, im, c := startSimple(t, func(n string) deployImages { return makeImages(t, n) })
 	before := serviceNow(t, p.Name, "api")
 	plan, err := c.PlanDeploy(context.Background(), "api", im.v2)
@@ -385,6 +388,7 @@ func TestDeployVerifyFailureRollsBack(t *testing.T) {
 // TestRollbackUsesImageIDNotTag: after v1 -> v2 the v1 tag moves to
 // another image; rollback still returns to v1's image.
 func TestRollbackUsesImageIDNotTag(t *testing.T) {
+	t.Parallel()
 	p, im, c := startSimple(t, func(n string) deployImages { return makeImages(t, n) })
 	deploy(t, c, "api", im.v2, nil)
 	dockertest.Tag(t, im.v3ID, im.v1) // v1 now names the broken image
@@ -416,6 +420,7 @@ func TestRollbackUsesImageIDNotTag(t *testing.T) {
 // TestRollbackByTagWhileItHolds: the previous reference is used as long
 // as it still names the recorded image.
 func TestRollbackByTagWhileItHolds(t *testing.T) {
+	t.Parallel()
 	p, im, c := startSimple(t, func(n string) deployImages { return makeImages(t, n) })
 	deploy(t, c, "api", im.v2, nil)
 	plan, err := c.PlanRollback(context.Background(), "api")
@@ -435,6 +440,7 @@ func TestRollbackByTagWhileItHolds(t *testing.T) {
 
 // TestDeployRefusesBadInput: hostile or unknown input changes nothing.
 func TestDeployRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	p, im, c := startSimple(t, func(n string) deployImages { return makeImages(t, n) })
 	before := serviceNow(t, p.Name, "api")
 	ctx := context.Background()
@@ -478,6 +484,7 @@ func TestDeployRefusesBadInput(t *testing.T) {
 // TestApplyRefusesAStalePlan: a plan made before someone else's deploy
 // does nothing.
 func TestApplyRefusesAStalePlan(t *testing.T) {
+	t.Parallel()
 	p, im, c := startSimple(t, func(n string) deployImages { return makeImages(t, n) })
 	stale, err := c.PlanDeploy(context.Background(), "api", im.v3)
 	if err != nil {
@@ -499,6 +506,7 @@ func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 // healthcheck is judged by its own /health (the runbook's check): v3
 // answers 500 there, so the deploy rolls back by itself.
 func TestDeployWithoutHealthcheckIsJudgedByVerify(t *testing.T) {
+	t.Parallel()
 	project := dockertest.ProjectName(t)
 	im := makeImages(t, project)
 	dockertest.SweepProject(t, project)
