@@ -332,6 +332,10 @@ func (d *Deploy) runRollback(ctx context.Context, req bot.Request) (bot.Message,
 		title += " " + service
 	}
 	plan, err := d.Docker.PlanRollback(ctx, service)
+	if errors.Is(err, docker.ErrNoImage) {
+		// The recorded image is gone (pruned): not the asker's mistake.
+		return deployRefusal(title, deploySentence(err)), nil
+	}
 	if err != nil {
 		return deployPlanError(title, err)
 	}

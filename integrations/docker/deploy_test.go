@@ -551,3 +551,58 @@ func TestDeployWithoutHealthcheckIsJudgedByVerify(t *testing.T) {
 		t.Fatalf("v2 not deployed: %s", now.Image)
 	}
 }
+
+// TestRollbackToAnImageThatIsGone: the recorded previous image was
+// removed from the host (its tags and the keep tag gone, then pruned):
+// rollback says so and changes nothing.
+func TestRollbackToAnImageThatIsGone(t *testing.T) {
+	t.Parallel()
+	p, im, c := startSimple(t, func(n string) deployImages { return makeImages(t, n) })
+	v4 := im.repo + ":" + strings.TrimPrefix(p.Name, "swtest-") + "-v4"
+	dockertest.DeriveImage(t, im.v1, v4)
+	deploy(t, c, "api", im.v2, nil)
+	deploy(t, c, "api", v4, nil) // previous: v2
+	dockertest.Untag(t, im.v2)
+	dockertest.Untag(t, docker.KeepRef(p.Name, "api"))
+	if _, err := dockertest.Engine(t).ImageInspect(context.Background(), im.v2ID); err == nil {
+		t.Fatal("v2 is still on the host")
+	}
+	before := serviceNow(t, p.Name, "api")
+	if _, err := c.PlanRollback(context.Background(), "api"); !errors.Is(err, docker.ErrNoImage) {
+		t.Fatalf("rollback to a removed image: %v", err)
+	}
+	if now := serviceNow(t, p.Name, "api"); now.ID != before.ID {
+		t.Error("the refused rollback changed the service")
+	}
+}
+
+// TestDeployWhoseStartFailsPutsTheOldBack: the new image cannot even
+// start (its entrypoint does not exist); the old container is put back
+// and the error says so.
+func TestDeployWhoseStartFailsPutsTheOldBack(t *testing.T) {
+	t.Parallel()
+	p, im, c := startSimple(t, func(n string) deployImages { return makeImages(t, n) })
+	bad := im.repo + ":" + strings.TrimPrefix(p.Name, "swtest-") + "-noexec"
+	dockertest.DeriveImage(t, im.v1, bad, `ENTRYPOINT ["/no/such/program"]`)
+	before := serviceNow(t, p.Name, "api")
+	plan, err := c.PlanDeploy(context.Background(), "api", bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	res, err := c.Apply(context.Background(), plan, fastOpts(&steps))
+	if err == nil || !strings.Contains(err.Error(), "start the new container") || !strings.Contains(err.Error(), "the old container was put back") {
+		t.Fatalf("result %+v, err %v", res, err)
+	}
+	now := serviceNow(t, p.Name, "api")
+	if now.ID != before.ID || now.Name != before.Name || now.Image != im.v1ID {
+		t.Fatalf("after: %s %s on %s", now.ID, now.Name, now.Image)
+	}
+	if now.HostConfig.RestartPolicy != before.HostConfig.RestartPolicy {
+		t.Errorf("restart policy %+v, want %+v", now.HostConfig.RestartPolicy, before.HostConfig.RestartPolicy)
+	}
+	dockertest.WaitHealthy(t, now.ID, 30*time.Second)
+	if !slices.Contains(steps, "restarting old") {
+		t.Errorf("steps %v", steps)
+	}
+}
