@@ -119,7 +119,7 @@ func NewEngine(o Options) (*Engine, error) {
 		if !actionID.MatchString(id) || h == nil {
 			return nil, fmt.Errorf("bot: action %q needs a lower-case id and a handler", id)
 		}
-		if id == ActionApprove || id == ActionDeny {
+		if id == ActionApprove || id == ActionDeny || id == ActionRun {
 			return nil, fmt.Errorf("bot: action %q is the Engine's own", id)
 		}
 		e.actions[id] = h

@@ -119,3 +119,27 @@ func (r *Registry) unknown(words []string) *UsageError {
 	}
 	return usageErr("Unknown command %q. Type `help` for the list.", clip(words[0], 60))
 }
+
+// Parse resolves a whole command line (with or without the /shiftwise
+// prefix) to its command and arguments, as the Engine would before
+// authorizing it. Commands that compose others (the symptom runbooks) use
+// it; it runs nothing and authorizes nothing.
+func (r *Registry) Parse(line string) (*Command, Args, error) {
+	words, err := Tokenize(line)
+	if err != nil {
+		return nil, Args{}, err
+	}
+	words = stripPrefix(words)
+	if len(words) == 0 {
+		return nil, Args{}, usageErr("An empty command line names no command.")
+	}
+	cmd, rest := r.resolve(words)
+	if cmd == nil {
+		return nil, Args{}, r.unknown(words)
+	}
+	args, err := parseArgs(cmd, rest)
+	if err != nil {
+		return cmd, Args{}, err
+	}
+	return cmd, args, nil
+}

@@ -13,6 +13,12 @@ type Deps struct {
 	// Commands, when set, is the registry's full list (with the engine's
 	// own commands) for whoami and policy show; default: All's list.
 	Commands func() []*bot.Command
+	// Parse resolves a command line in the bot's registry, for the
+	// symptom runbooks; without it (or Authz) `runbook` is left out.
+	Parse func(line string) (*bot.Command, bot.Args, error)
+	// DataDir is SHIFTWISE_DATA_DIR: the bot's local files (the security
+	// runbook's log snapshots).
+	DataDir string
 	// Deploy wires deploy and rollback; nil leaves them out.
 	Deploy *Deploy
 }
@@ -31,6 +37,13 @@ func All(d Deps) []bot.Command {
 			cmds = func() []*bot.Command { return listOf(list) } // list as finally built
 		}
 		list = append(list, Whoami(d.Authz, cmds), PolicyShow(d.Authz, cmds), PolicyReload(d.Authz, d.LoadPolicy))
+		if d.Parse != nil {
+			rb := &Runbook{Parse: d.Parse, Policy: d.Authz, DataDir: d.DataDir}
+			if d.Health != nil && d.Health.Docker != nil {
+				rb.Logs = d.Health.Docker
+			}
+			list = append(list, rb.Command())
+		}
 	}
 	return list
 }

@@ -295,7 +295,10 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 	}
 	var reg *bot.Registry
 	deps := commands.Deps{Health: a.health, Authz: authz, LoadPolicy: a.loadPolicy,
-		Commands: func() []*bot.Command { return reg.Commands() }, Deploy: deployer}
+		Commands: func() []*bot.Command { return reg.Commands() },
+		Parse:    func(line string) (*bot.Command, bot.Args, error) { return reg.Parse(line) },
+		DataDir:  cfg.DataDir,
+		Deploy:   deployer}
 	reg, err = bot.NewRegistry(append(commands.All(deps), extraCommands...)...)
 	if err != nil {
 		a.close()
