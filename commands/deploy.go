@@ -291,6 +291,10 @@ func (d *Deploy) result(title, action string, p *deployProgress, res docker.Depl
 			Text: fmt.Sprintf("%s was not healthy on %s: %s. The old container was put back: %s runs %s again.",
 				plan.Service, plan.Target, res.Reason, plan.Service, plan.Current),
 			Summary: strings.ToUpper(action[:1]) + action[1:] + ": FAILED, rolled back to " + plan.Current.String()}
+		if !plan.Running {
+			m.Text = fmt.Sprintf("%s was not healthy on %s: %s. The old container was put back, stopped as it was before (on %s).",
+				plan.Service, plan.Target, res.Reason, plan.Current)
+		}
 		if res.PreflightFailed != "" {
 			m.Text += fmt.Sprintf(" Before the %s, the service's own check already failed (%s): if it still fails, look at the check itself (SHIFTWISE_API_URL / SHIFTWISE_FRONTEND_URL).", action, res.PreflightFailed)
 		}

@@ -473,9 +473,6 @@ func (c *Client) Apply(ctx context.Context, plan DeployPlan, opts DeployOptions)
 		vcancel()
 	}
 	step("recorded", recorded)
-	if err := c.keepImage(ctx, plan.Service, plan.Current.ID); err != nil {
-		return res, err
-	}
 
 	name := plan.Container
 	aside := name + asideSuffix
@@ -539,6 +536,12 @@ func (c *Client) Apply(ctx context.Context, plan DeployPlan, opts DeployOptions)
 	defer cancel()
 	if _, err := c.api.ContainerRemove(rctx, old.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 		res.Reason = fmt.Sprintf("the old container %s could not be removed (%v); remove it by hand", aside, err)
+	}
+	// Only now does the previous image lose its container: keep it from
+	// being pruned. (Until now the old container held it; after a failed
+	// deploy the tag still keeps the restored container's previous image.)
+	if err := c.keepImage(rctx, plan.Service, plan.Current.ID); err != nil {
+		res.Reason = strings.TrimPrefix(res.Reason+"; ", "; ") + err.Error() + " (a prune may remove the image a rollback needs)"
 	}
 	res.ContainerID = newID
 	res.Took = time.Since(start)

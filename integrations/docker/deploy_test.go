@@ -349,6 +349,10 @@ func TestDeployOfBrokenImageRollsBack(t *testing.T) {
 	if now.HostConfig.RestartPolicy != good.HostConfig.RestartPolicy {
 		t.Errorf("restart policy %+v, want %+v", now.HostConfig.RestartPolicy, good.HostConfig.RestartPolicy)
 	}
+	// The keep tag still holds v1, the restored container's previous image.
+	if id := dockertest.ImageID(t, docker.KeepRef(p.Name, "api")); id != im.v1ID {
+		t.Errorf("keep tag on %s, want v1 %s", id, im.v1ID)
+	}
 	// The deploy record is v2's, as before.
 	if rec, err := c.DeployRecordOf(context.Background(), "api"); err != nil || rec.Deployed.ID != im.v2ID || rec.Previous.ID != im.v1ID {
 		t.Errorf("record after the automatic rollback: %+v, %v", rec, err)
