@@ -610,3 +610,43 @@ func TestDeployWhoseStartFailsPutsTheOldBack(t *testing.T) {
 		t.Errorf("steps %v", steps)
 	}
 }
+
+// TestConcurrentDeploysOfOneService: two deploys planned at once run one
+// after the other; the second finds the service changed and does nothing.
+func TestConcurrentDeploysOfOneService(t *testing.T) {
+	t.Parallel()
+	p, im, c := startSimple(t, func(n string) deployImages { return makeImages(t, n) })
+	ctx := context.Background()
+	a, err := c.PlanDeploy(ctx, "api", im.v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.PlanDeploy(ctx, "api", im.v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 2)
+	for _, plan := range []docker.DeployPlan{a, b} {
+		go func() {
+			_, err := c.Apply(ctx, plan, fastOpts(nil))
+			errs <- err
+		}()
+	}
+	var ok, stale int
+	for range 2 {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case errors.Is(err, docker.ErrNotDeployable):
+			stale++
+		default:
+			t.Errorf("deploy: %v", err)
+		}
+	}
+	if ok != 1 || stale != 1 {
+		t.Fatalf("%d deploys ran, %d refused; want 1 and 1", ok, stale)
+	}
+	if now := serviceNow(t, p.Name, "api"); now.Image != im.v2ID {
+		t.Fatalf("api on %s", now.Image)
+	}
+}
