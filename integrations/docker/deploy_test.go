@@ -561,9 +561,14 @@ func TestDeployWithoutHealthcheckIsJudgedByVerify(t *testing.T) {
 // rollback says so and changes nothing.
 func TestRollbackToAnImageThatIsGone(t *testing.T) {
 	t.Parallel()
-	p, im, c := startSimple(t, func(n string) deployImages { return makeImages(t, n) })
-	v4 := im.repo + ":" + strings.TrimPrefix(p.Name, "swtest-") + "-v4"
-	dockertest.DeriveImage(t, im.v1, v4)
+	var v4 string
+	// Images are made before the project, so their cleanup runs after its containers are gone.
+	p, im, c := startSimple(t, func(n string) deployImages {
+		im := makeImages(t, n)
+		v4 = im.repo + ":" + strings.TrimPrefix(n, "swtest-") + "-v4"
+		dockertest.DeriveImage(t, im.v1, v4)
+		return im
+	})
 	deploy(t, c, "api", im.v2, nil)
 	deploy(t, c, "api", v4, nil) // previous: v2
 	dockertest.Untag(t, im.v2)
@@ -585,9 +590,13 @@ func TestRollbackToAnImageThatIsGone(t *testing.T) {
 // and the error says so.
 func TestDeployWhoseStartFailsPutsTheOldBack(t *testing.T) {
 	t.Parallel()
-	p, im, c := startSimple(t, func(n string) deployImages { return makeImages(t, n) })
-	bad := im.repo + ":" + strings.TrimPrefix(p.Name, "swtest-") + "-noexec"
-	dockertest.DeriveImage(t, im.v1, bad, `ENTRYPOINT ["/no/such/program"]`)
+	var bad string
+	p, im, c := startSimple(t, func(n string) deployImages {
+		im := makeImages(t, n)
+		bad = im.repo + ":" + strings.TrimPrefix(n, "swtest-") + "-noexec"
+		dockertest.DeriveImage(t, im.v1, bad, `ENTRYPOINT ["/no/such/program"]`)
+		return im
+	})
 	before := serviceNow(t, p.Name, "api")
 	plan, err := c.PlanDeploy(context.Background(), "api", bad)
 	if err != nil {
