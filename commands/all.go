@@ -32,6 +32,8 @@ type Deps struct {
 	// *redis.Cache); without one its commands are left out.
 	DB    DBOps
 	Cache CacheOps
+	// Deploy wires deploy and rollback; nil leaves them out.
+	Deploy *Deploy
 }
 
 // All returns every command, explicitly. The registry rejects duplicates.
@@ -53,6 +55,9 @@ func All(d Deps) []bot.Command {
 	}
 	if d.Cache != nil {
 		list = append(list, CacheCommands(d.Cache)...)
+	}
+	if d.Deploy != nil {
+		list = append(list, d.Deploy.Commands()...)
 	}
 	if d.Authz != nil {
 		cmds := d.Commands

@@ -44,7 +44,7 @@ const (
 	vacuumTimeout       = 2 * time.Hour
 	indexTimeout        = 2 * time.Hour
 	minOlder            = time.Second
-	dbProgressEvery       = time.Second
+	dbProgressEvery     = time.Second
 	queryShown          = 160
 	maxBackendsArgument = postgres.MaxBackends
 )

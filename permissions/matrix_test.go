@@ -20,7 +20,14 @@ func registry() []*bot.Command {
 		{Name: "health", Level: bot.Level1, Run: run},
 		{Name: "logs", Level: bot.Level1, Run: run},
 		{Name: "restart", Object: func(a bot.Args) string { return "restart:" + a.First() }, Level: bot.Level1, Run: run},
-		{Name: "rollback", Level: bot.Level2, Approval: true, Run: run},
+		// deploy and rollback as commands/deploy.go declares them.
+		{Name: "deploy", Object: func(a bot.Args) string { return "deploy:" + a.First() }, Level: bot.Level2, Approval: true, Run: run},
+		{Name: "rollback", Object: func(a bot.Args) string {
+			if a.First() == "" {
+				return "rollback"
+			}
+			return "rollback:" + a.First()
+		}, Level: bot.Level2, Approval: true, Run: run},
 		{Name: "cache flush", Object: obj("cache:flush"), Level: bot.Level2, Approval: true, Run: run},
 		{Name: "db kill", Object: obj("db:kill-long-running"), Level: bot.Level2, Approval: true, Run: run},
 		{Name: "backup restore", Object: obj("backup:restore"), Level: bot.Level3, Approval: true, Run: run},
@@ -71,6 +78,7 @@ p2, restart:*, -, approval
 p2, backup:restore, level3, no-approval
 p2, cache:flush, level1, -
 p2, audit:verify, -, approval
+p2, deploy:*, level3, no-approval
 `
 
 // subjects, in the order of the columns below.
@@ -93,7 +101,9 @@ var matrix = map[string][]want{
 		{"logs", "", bot.Level1, false /*         */, "nYYYY"},
 		{"restart", "api", bot.Level1, false /*   */, "nYYYY"},
 		{"restart", "postgres", bot.Level2, false, "nnYYn"},
+		{"deploy", "api", bot.Level2, true /*     */, "nnYYn"},
 		{"rollback", "", bot.Level2, true /*      */, "nnYYn"},
+		{"rollback", "api", bot.Level2, true /*   */, "nnYYn"},
 		{"cache flush", "", bot.Level2, true /*   */, "nnYYn"},
 		{"db kill", "", bot.Level2, true /*       */, "nnYYn"},
 		{"backup restore", "", bot.Level3, true /**/, "nnnYn"},
@@ -120,7 +130,9 @@ var matrix = map[string][]want{
 		{"logs", "", bot.Level1, false /*         */, "nYYYY"},
 		{"restart", "api", bot.Level1, true /*    */, "nYYYY"},
 		{"restart", "postgres", bot.Level2, false, "nnYYn"}, // exact beats restart:*
-		{"rollback", "", bot.Level2, false /*     */, "nnYYn"},
+		{"deploy", "api", bot.Level3, false /*    */, "nnnYn"},
+		{"rollback", "", bot.Level2, false /*     */, "nnYYn"}, // p2 rollback names the bare object only
+		{"rollback", "api", bot.Level2, true /*   */, "nnYYn"},
 		{"cache flush", "", bot.Level1, true /*   */, "nYYYY"},
 		{"db kill", "", bot.Level3, false /*      */, "nnnYn"},
 		{"backup restore", "", bot.Level3, false /**/, "nnnYn"},

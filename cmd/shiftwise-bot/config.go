@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shiftwise/shiftwise-bot/commands"
+	"github.com/shiftwise/shiftwise-bot/integrations/runcmd"
 )
 
 // config is the bot's environment, read once at start. Names and defaults
@@ -35,8 +36,12 @@ type config struct {
 	Health      commands.HealthLimits
 	HealthReuse time.Duration
 
-	LogDir        string   // SHIFTWISE_LOG_DIR, cleaned by `cleanup`
-	DBTestCommand []string // SHIFTWISE_DB_TEST_COMMAND, run by `db test`
+	LogDir              string   // SHIFTWISE_LOG_DIR, cleaned by `cleanup`
+	DBTestCommand       []string // SHIFTWISE_DB_TEST_COMMAND, run by `db test`
+	DeployHealthTimeout time.Duration
+	RollbackCommand     []string // argv; none: rollback returns to the recorded image
+	RollbackTimeout     time.Duration
+	RollbackEnv         []string // the rollback command's whole environment
 }
 
 // settings documents every variable; `-help` prints it.
@@ -72,6 +77,9 @@ var settings = []struct{ name, def, what string }{
 	{"SHIFTWISE_HEALTH_REUSE", "2s", "health requests within this of a finished run share its result (0 = never)"},
 	{"SHIFTWISE_LOG_DIR", "./logs", "the ShiftWise log directory `cleanup` deletes old *.log files from"},
 	{"SHIFTWISE_DB_TEST_COMMAND", `["shiftwise-demo","dbtest"]`, "JSON array run in the api container by `db test` (runbook: [\"npm\",\"run\",\"db:test\"])"},
+	{"SHIFTWISE_DEPLOY_HEALTH_TIMEOUT", "2m", "how long a deployed container has to become healthy before the old one is put back"},
+	{"SHIFTWISE_ROLLBACK_COMMAND", "", `the team's rollback command as a JSON argv, e.g. ["/opt/shiftwise/deploy.sh","rollback","{service}"] (no shell; default: the bot returns to the recorded image)`},
+	{"SHIFTWISE_ROLLBACK_TIMEOUT", "10m", "how long the rollback command may run"},
 }
 
 var slackChannelID = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
@@ -184,6 +192,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.LogDir = get("SHIFTWISE_LOG_DIR")
 	c.DBTestCommand, err = commands.ParseDBTestCommand(get("SHIFTWISE_DB_TEST_COMMAND"))
 	check("SHIFTWISE_DB_TEST_COMMAND", err)
+	dur("SHIFTWISE_DEPLOY_HEALTH_TIMEOUT", &c.DeployHealthTimeout)
+	dur("SHIFTWISE_ROLLBACK_TIMEOUT", &c.RollbackTimeout)
+	if v := get("SHIFTWISE_ROLLBACK_COMMAND"); v != "" {
+		argv, err := runcmd.ParseArgv(v)
+		check("SHIFTWISE_ROLLBACK_COMMAND", err)
+		c.RollbackCommand = argv
+	}
+	c.RollbackEnv = commands.RollbackEnv(getenv, c.ComposeProject, c.DockerHost)
 	pct("SHIFTWISE_HEALTH_DISK_PERCENT", &c.Health.DiskPercent)
 	pct("SHIFTWISE_HEALTH_MEMORY_PERCENT", &c.Health.MemoryPercent)
 	pct("SHIFTWISE_HEALTH_DB_CONN_PERCENT", &c.Health.DBConnPercent)

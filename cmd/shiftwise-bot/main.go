@@ -311,6 +311,18 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 			return nil, err
 		}
 	}
+	deployer := &commands.Deploy{
+		Docker: dock,
+		// While Backup is nil (the backup commands could not be set up),
+		// deploy refuses without --no-backup.
+		Verify:          commands.ServiceHealthURLs(httpClient, map[string]string{"api": cfg.APIURL, "frontend": cfg.FrontendURL}),
+		LevelOf:         authz.Level,
+		HealthTimeout:   cfg.DeployHealthTimeout,
+		RollbackCommand: cfg.RollbackCommand,
+		RollbackEnv:     cfg.RollbackEnv,
+		RollbackTimeout: cfg.RollbackTimeout,
+		Log:             log.WithField("component", "deploy"),
+	}
 	var reg *bot.Registry
 	deps := commands.Deps{Health: a.health, Authz: authz, LoadPolicy: a.loadPolicy,
 		Commands: func() []*bot.Command { return reg.Commands() },
@@ -322,6 +334,14 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		deps.Audit = a.trail
 	}
 	deps.DB, deps.Cache = db, cache
+	if backupsCmd != nil {
+		// Every deploy takes a backup first, as the runbook's does.
+		deployer.Backup = func(ctx context.Context) (string, error) {
+			b, err := backupsCmd.Create(ctx)
+			return b.Name, err
+		}
+	}
+	deps.Deploy = deployer
 	reg, err = bot.NewRegistry(append(commands.All(deps), extraCommands...)...)
 	if err != nil {
 		a.close()

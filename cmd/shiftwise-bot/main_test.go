@@ -115,6 +115,8 @@ func TestStartupErrorsNameTheSetting(t *testing.T) {
 		"SHIFTWISE_API_URL":             {"SHIFTWISE_API_URL": "ftp://x"},
 		"SLACK_BOT_TOKEN":               {"SLACK_APP_TOKEN": "xapp-1"},
 		"SHIFTWISE_POLICY":              {"SHIFTWISE_POLICY": "/nonexistent/policy.csv"},
+		"SHIFTWISE_ROLLBACK_COMMAND":    {"SHIFTWISE_ROLLBACK_COMMAND": "/opt/deploy.sh rollback"}, // not a JSON argv
+		"SHIFTWISE_ROLLBACK_TIMEOUT":    {"SHIFTWISE_ROLLBACK_TIMEOUT": "-1m"},
 	}
 	for name, env := range cases {
 		code, _, stderr := runWith(env, "", "health")
