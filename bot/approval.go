@@ -86,6 +86,7 @@ type Approvals interface {
 type AuditEntry struct {
 	Subject  string
 	Channel  string
+	Thread   string // the thread it was asked in, "" for the channel
 	Command  string
 	Args     string // the redacted command line
 	Decision string // ran, refused, usage, pending, approved, denied, executed, failed, expired

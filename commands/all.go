@@ -13,6 +13,8 @@ type Deps struct {
 	// Commands, when set, is the registry's full list (with the engine's
 	// own commands) for whoami and policy show; default: All's list.
 	Commands func() []*bot.Command
+	// Incidents, when set, adds the `incident …` commands.
+	Incidents *Incidents
 }
 
 // All returns every command, explicitly. The registry rejects duplicates.
@@ -26,6 +28,9 @@ func All(d Deps) []bot.Command {
 			cmds = func() []*bot.Command { return listOf(list) } // list as finally built
 		}
 		list = append(list, Whoami(d.Authz, cmds), PolicyShow(d.Authz, cmds), PolicyReload(d.Authz, d.LoadPolicy))
+	}
+	if d.Incidents != nil {
+		list = append(list, d.Incidents.Commands()...)
 	}
 	return list
 }

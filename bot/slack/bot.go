@@ -349,7 +349,7 @@ func (b *Bot) command(ctx context.Context, o origin, text string) {
 	if !b.permitted(ctx, o) {
 		return
 	}
-	req := bot.Request{Subject: "slack:" + o.user, Channel: o.channel, Text: text}
+	req := bot.Request{Subject: "slack:" + o.user, Channel: o.channel, Thread: o.thread, Text: text}
 	done := make(chan bot.Reply, 1)
 	go func() { done <- b.o.Core.Handle(ctx, req) }()
 	var progressTS string

@@ -33,6 +33,7 @@ type config struct {
 
 	Health      commands.HealthLimits
 	HealthReuse time.Duration
+	Incidents   incidentConfig
 }
 
 // settings documents every variable; `-help` prints it.
@@ -65,6 +66,10 @@ var settings = []struct{ name, def, what string }{
 	{"SHIFTWISE_HEALTH_DB_CONN_PERCENT", "80", "share of max_connections at which health fails"},
 	{"SHIFTWISE_HEALTH_REDIS_MEMORY_PERCENT", "85", "share of Redis maxmemory at which health fails"},
 	{"SHIFTWISE_HEALTH_REUSE", "2s", "health requests within this of a finished run share its result (0 = never)"},
+	{"SHIFTWISE_OPS_CHANNEL", "", "Slack channel ID where incidents are announced (and handled in a thread where the bot may not create channels); default: where started"},
+	{"SHIFTWISE_ONCALL_GROUP", "", "Slack user group ID (S…) invited to every incident channel"},
+	{"SHIFTWISE_ESCALATION_L2_GROUP", "", "Slack user group ID paged by `incident escalate L2` (Development Team, dev@company.com)"},
+	{"SHIFTWISE_ESCALATION_L3_GROUP", "", "Slack user group ID paged by `incident escalate L3` (System Architects, management@company.com)"},
 }
 
 var slackChannelID = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
@@ -170,6 +175,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	check("SHIFTWISE_HEALTH_MAX_ERRORS", err)
 	if err == nil {
 		c.Health.ErrorLines = n
+	}
+	c.Incidents, err = loadIncidentConfig(get)
+	if err != nil {
+		errs = append(errs, err.Error())
 	}
 	pct("SHIFTWISE_HEALTH_DISK_PERCENT", &c.Health.DiskPercent)
 	pct("SHIFTWISE_HEALTH_MEMORY_PERCENT", &c.Health.MemoryPercent)

@@ -130,7 +130,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return exitUsage
 		}
 		app.notifyExpired = sb.NotifyExpired // an expired request says so in its thread
+		app.incidents.SetWorkspace(sb.Workspace())
 		app.sweep(ctx)
+		app.flushTimeline(ctx)
 		log.Info("connecting to Slack (Socket Mode)")
 		if err := sb.Run(ctx); err != nil {
 			log.WithError(err).Error("slack transport stopped")
@@ -140,6 +142,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitOK
 	}
 	app.sweep(ctx)
+	app.flushTimeline(ctx)
 	c := &console.Console{Core: app.engine, Subject: subject}
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		c.Prompt = "shiftwise> "
@@ -205,6 +208,8 @@ type app struct {
 	// notifyExpired, set before the sweep starts, tells the transport
 	// of a request that expired undecided.
 	notifyExpired func(context.Context, bot.Approval)
+	incidents     *commands.Incidents
+	timeline      *commands.Timeline
 }
 
 // approvalSweep is how often a running bot expires undecided requests.
@@ -282,8 +287,9 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 	}
 	a.authz = authz
 	var reg *bot.Registry
+	a.newIncidents(cfg, red, log)
 	deps := commands.Deps{Health: a.health, Authz: authz, LoadPolicy: a.loadPolicy,
-		Commands: func() []*bot.Command { return reg.Commands() }}
+		Commands: func() []*bot.Command { return reg.Commands() }, Incidents: a.incidents}
 	reg, err = bot.NewRegistry(append(commands.All(deps), extraCommands...)...)
 	if err != nil {
 		a.close()
@@ -301,6 +307,7 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		} else {
 			a.closers = append(a.closers, st.Close)
 			opts.Approvals, opts.Auditor = botstore.Approvals{S: st}, botstore.Auditor{S: st}
+			opts.Auditor = a.attachIncidentStore(st, opts.Auditor)
 			opts.OnExpired = func(ctx context.Context, ap bot.Approval) {
 				log.WithFields(logrus.Fields{"approval": ap.ID, "command": ap.Command, "user": ap.Requester, "channel": ap.Channel}).
 					Warn("approval request expired without a decision")

@@ -1,0 +1,119 @@
+package botstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shiftwise/shiftwise-bot/bot"
+	"github.com/shiftwise/shiftwise-bot/internal/store"
+)
+
+// Incidents is bot.Incidents over a *store.Store.
+type Incidents struct{ S *store.Store }
+
+var _ bot.Incidents = Incidents{}
+
+func incErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, m := range []struct{ from, to error }{
+		{store.ErrNoIncident, bot.ErrNoIncident},
+		{store.ErrIncidentHere, bot.ErrIncidentHere},
+		{store.ErrIncidentResolved, bot.ErrIncidentResolved},
+	} {
+		if errors.Is(err, m.from) {
+			return fmt.Errorf("%w: %w", m.to, err)
+		}
+	}
+	return err
+}
+
+func incFromStore(i store.Incident) bot.Incident {
+	return bot.Incident{ID: i.ID, State: i.State, Severity: i.Severity, Title: i.Title, Commander: i.Commander,
+		OpenedBy: i.OpenedBy, OriginChannel: i.OriginChannel, Channel: i.Channel, ThreadTS: i.ThreadTS, Link: i.Link,
+		StartedAt: i.StartedAt, ResolvedAt: i.ResolvedAt, Summary: i.Summary}
+}
+
+func one(i store.Incident, err error) (bot.Incident, error) {
+	if err != nil {
+		return incFromStore(i), incErr(err)
+	}
+	return incFromStore(i), nil
+}
+
+// ReserveIncident implements bot.Incidents.
+func (s Incidents) ReserveIncident(ctx context.Context, i bot.Incident) (bot.Incident, error) {
+	return one(s.S.ReserveIncident(ctx, store.Incident{Severity: i.Severity, Title: i.Title, Commander: i.Commander,
+		OpenedBy: i.OpenedBy, OriginChannel: i.OriginChannel, StartedAt: i.StartedAt}))
+}
+
+// ActivateIncident implements bot.Incidents.
+func (s Incidents) ActivateIncident(ctx context.Context, id int64, channel, thread, link string) (bot.Incident, error) {
+	return one(s.S.ActivateIncident(ctx, id, channel, thread, link))
+}
+
+// DropIncident implements bot.Incidents.
+func (s Incidents) DropIncident(ctx context.Context, id int64) error {
+	return s.S.DropIncident(ctx, id)
+}
+
+// IncidentByID implements bot.Incidents.
+func (s Incidents) IncidentByID(ctx context.Context, id int64) (bot.Incident, error) {
+	return one(s.S.IncidentByID(ctx, id))
+}
+
+// OpenIncidentAt implements bot.Incidents.
+func (s Incidents) OpenIncidentAt(ctx context.Context, channel, thread string) (bot.Incident, error) {
+	return one(s.S.OpenIncidentAt(ctx, channel, thread))
+}
+
+// OpenIncidents implements bot.Incidents.
+func (s Incidents) OpenIncidents(ctx context.Context) ([]bot.Incident, error) {
+	got, err := s.S.OpenIncidents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bot.Incident, len(got))
+	for n, i := range got {
+		out[n] = incFromStore(i)
+	}
+	return out, nil
+}
+
+// SetCommander implements bot.Incidents.
+func (s Incidents) SetCommander(ctx context.Context, id int64, who string) (bot.Incident, error) {
+	return one(s.S.SetCommander(ctx, id, who))
+}
+
+// SetSeverity implements bot.Incidents.
+func (s Incidents) SetSeverity(ctx context.Context, id int64, sev int) (bot.Incident, error) {
+	return one(s.S.SetSeverity(ctx, id, sev))
+}
+
+// ResolveIncident implements bot.Incidents.
+func (s Incidents) ResolveIncident(ctx context.Context, id int64, summary string, at time.Time) (bot.Incident, error) {
+	return one(s.S.ResolveIncident(ctx, id, summary, at))
+}
+
+// AppendTimelineAt implements bot.Incidents.
+func (s Incidents) AppendTimelineAt(ctx context.Context, channel, thread string, e bot.TimelineEntry) (int64, bool, error) {
+	return s.S.AppendTimelineAt(ctx, channel, thread, store.TimelineEntry{Key: e.Key, At: e.At, Who: e.Who, Kind: e.Kind,
+		What: e.What, Outcome: e.Outcome, Approver: e.Approver, Link: e.Link})
+}
+
+// Timeline implements bot.Incidents.
+func (s Incidents) Timeline(ctx context.Context, id int64, offset, limit int) ([]bot.TimelineEntry, int, error) {
+	got, total, err := s.S.Timeline(ctx, id, offset, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]bot.TimelineEntry, len(got))
+	for n, e := range got {
+		out[n] = bot.TimelineEntry{IncidentID: e.IncidentID, Key: e.Key, At: e.At, Who: e.Who, Kind: e.Kind, What: e.What,
+			Outcome: e.Outcome, Approver: e.Approver, Link: e.Link}
+	}
+	return out, total, nil
+}
