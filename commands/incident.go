@@ -506,7 +506,7 @@ func (in *Incidents) escalate(ctx context.Context, req bot.Request) (bot.Message
 	if esc.Name == "" {
 		esc = DefaultEscalations()[level]
 	}
-	page := bot.Message{Title: fmt.Sprintf("%s escalated to %s: %s", Name(i), level, esc.Name), Status: bot.StatusFailed,
+	page := bot.Message{Title: fmt.Sprintf("%s escalated to %s: %s", Name(i), level, esc.Name), Status: bot.StatusWarn,
 		Text:   fmt.Sprintf("%s asks %s for help with %s (%s, %s): %s", req.Subject, esc.Name, Name(i), sevName(i.Severity), i.Title, reason),
 		Fields: []bot.Field{{Name: "Contact", Value: esc.Contact}}}
 	outcome := "paged " + esc.Name

@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/shiftwise/shiftwise-bot/bot"
+	"github.com/shiftwise/shiftwise-bot/internal/spool"
 )
 
 // TimelineSpool is the durable spool the timeline falls back on while
@@ -256,4 +257,21 @@ func clipText(s string, n int) string {
 		return s
 	}
 	return string(r[:n]) + "…"
+}
+
+// SpoolTimeline is a TimelineSpool over the bot's durable spool; its
+// records are of kind "timeline".
+func SpoolTimeline(s *spool.Spool) TimelineSpool { return spoolTimeline{s} }
+
+type spoolTimeline struct{ s *spool.Spool }
+
+func (t spoolTimeline) Append(payload []byte) error {
+	_, err := t.s.Append("timeline", payload)
+	return err
+}
+
+func (t spoolTimeline) Len() int { return t.s.Len() }
+
+func (t spoolTimeline) Replay(ctx context.Context, fn func(ctx context.Context, payload []byte) error) (int, error) {
+	return t.s.Replay(ctx, func(ctx context.Context, r spool.Record) error { return fn(ctx, r.Payload) })
 }

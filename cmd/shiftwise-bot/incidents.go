@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/commands"
 	"github.com/shiftwise/shiftwise-bot/internal/redact"
+	"github.com/shiftwise/shiftwise-bot/internal/spool"
 	"github.com/shiftwise/shiftwise-bot/internal/store"
 	"github.com/shiftwise/shiftwise-bot/internal/store/botstore"
 )
@@ -61,6 +63,20 @@ func (a *app) newIncidents(cfg config, red *redact.Redactor, log logrus.FieldLog
 	a.incidents = &commands.Incidents{Timeline: tl, OpsChannel: cfg.Incidents.OpsChannel, OnCallGroup: cfg.Incidents.OnCallGroup,
 		Escalations: cfg.Incidents.Escalations, Log: log.WithField("component", "incidents"),
 		Health: func(ctx context.Context) bot.Message { return a.health.Run(ctx, cfg.Health.CheckTimeout) }}
+}
+
+// openTimelineSpool opens the timeline's spool under SHIFTWISE_DATA_DIR:
+// entries the bot's database does not take wait there. Without it they
+// are logged and lost.
+func (a *app) openTimelineSpool(cfg config, log logrus.FieldLogger) {
+	dir := filepath.Join(cfg.DataDir, "spool", "timeline")
+	sp, err := spool.Open(dir)
+	if err != nil {
+		log.WithField("error", err.Error()).Error("SHIFTWISE_DATA_DIR: the timeline spool cannot be opened; timeline entries are lost while the bot's database is down")
+		return
+	}
+	a.closers = append(a.closers, func() { _ = sp.Close() })
+	a.incidents.Timeline.Spool = commands.SpoolTimeline(sp)
 }
 
 // attachIncidentStore gives the incidents the bot's store and returns the

@@ -307,6 +307,7 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		} else {
 			a.closers = append(a.closers, st.Close)
 			opts.Approvals, opts.Auditor = botstore.Approvals{S: st}, botstore.Auditor{S: st}
+			a.openTimelineSpool(cfg, log)
 			opts.Auditor = a.attachIncidentStore(st, opts.Auditor)
 			opts.OnExpired = func(ctx context.Context, ap bot.Approval) {
 				log.WithFields(logrus.Fields{"approval": ap.ID, "command": ap.Command, "user": ap.Requester, "channel": ap.Channel}).
