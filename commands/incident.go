@@ -91,7 +91,8 @@ const (
 	maxTitle  = 150 // Slack's header limit
 	maxNote   = 3000
 	storeCall = 5 * time.Second
-	pageSize  = 40
+	pageSize  = 25
+	pageChunk = 2400 // bytes of timeline lines in one code block: one Slack section
 )
 
 var sevPattern = regexp.MustCompile(`(?i)^sev([0-9]+)$`)
@@ -614,12 +615,12 @@ func (in *Incidents) severity(ctx context.Context, req bot.Request) (bot.Message
 
 // entryLine is one timeline line: time, who, what, outcome.
 func entryLine(e bot.TimelineEntry) string {
-	line := fmt.Sprintf("%s  %-7s %s  %s", e.At.UTC().Format("15:04:05"), e.Kind, clipText(oneLine(e.Who), 40), clipText(oneLine(e.What), 160))
+	line := fmt.Sprintf("%s  %-7s %s  %s", e.At.UTC().Format("15:04:05"), e.Kind, clipText(oneLine(e.Who), 30), clipText(oneLine(e.What), 120))
 	if e.Outcome != "" {
-		line += " → " + clipText(oneLine(e.Outcome), 80)
+		line += " → " + clipText(oneLine(e.Outcome), 60)
 	}
 	if e.Approver != "" {
-		line += " (approved by " + clipText(e.Approver, 40) + ")"
+		line += " (approved by " + clipText(e.Approver, 30) + ")"
 	}
 	return line
 }
@@ -645,13 +646,32 @@ func (in *Incidents) timeline(ctx context.Context, req bot.Request) (bot.Message
 	if page > pages {
 		return bot.Message{}, &bot.UsageError{Msg: fmt.Sprintf("%s's timeline has %d page(s) of %d entries.", Name(i), pages, pageSize)}
 	}
-	lines := make([]string, len(entries))
-	for n, e := range entries {
-		lines[n] = entryLine(e)
+	// A page is one message: code blocks of at most pageChunk characters,
+	// each within one Slack section, together under the upload threshold.
+	// Sizes count what chat escaping makes of & < > (up to 5 characters).
+	var code []bot.CodeBlock
+	var chunk strings.Builder
+	size := 0
+	for _, e := range entries {
+		line := entryLine(e)
+		cost := len(line) + 4*strings.Count(line, "&") + 3*(strings.Count(line, "<")+strings.Count(line, ">")) + 1
+		if chunk.Len() > 0 && size+cost >= pageChunk {
+			code = append(code, bot.CodeBlock{Text: chunk.String()})
+			chunk.Reset()
+			size = 0
+		}
+		size += cost
+		if chunk.Len() > 0 {
+			chunk.WriteByte('\n')
+		}
+		chunk.WriteString(line)
+	}
+	if chunk.Len() > 0 {
+		code = append(code, bot.CodeBlock{Text: chunk.String()})
 	}
 	m := bot.Message{
 		Title: fmt.Sprintf("%s timeline · %s · %s", Name(i), sevName(i.Severity), i.Title),
-		Code:  []bot.CodeBlock{{Text: strings.Join(lines, "\n")}},
+		Code:  code,
 		Summary: fmt.Sprintf("Page %d of %d · entries %d–%d of %d (UTC)", page, pages,
 			min(total, (page-1)*pageSize+1), (page-1)*pageSize+len(entries), total),
 	}

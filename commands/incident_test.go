@@ -148,7 +148,10 @@ func TestIncidentAtTheConsole(t *testing.T) {
 		t.Errorf("list: %s", text(list))
 	}
 	tl := r.do(t, "console:alice", "console", "incident timeline", bot.OutcomeOK)
-	body := code(tl, "")
+	var body string
+	for _, c := range tl.Code {
+		body += c.Text + "\n"
+	}
 	order := []string{"opened", "probe", "purge sessions", "pending", "approved", "result", "checked the api logs", "mitigating", "severity: SEV1", "commander: console:bob", "escalated to Level 2"}
 	pos := 0
 	for _, w := range order {
