@@ -297,7 +297,7 @@ func (e *Engine) decide(ctx context.Context, who, channel, rawID string, approve
 	case err != nil:
 		return e.storeFailed(log, id, err)
 	}
-	entry = AuditEntry{Subject: d.Requester, Channel: channel, Command: d.Command, Args: d.Text, Approver: who}
+	entry = AuditEntry{Subject: d.Requester, Channel: channel, Thread: d.ThreadTS, Command: d.Command, Args: d.Text, Approver: who}
 	log = log.WithFields(logrus.Fields{"approval": id, "command": d.Command, "requester": d.Requester})
 	if !approve {
 		entry.Decision, entry.Result, entry.Duration = "denied", "denied "+id, e.now().Sub(start)
@@ -438,7 +438,7 @@ func (e *Engine) ExpireNow(ctx context.Context) ([]Approval, error) {
 	for _, a := range expired {
 		log := e.log.WithFields(logrus.Fields{"approval": a.ID, "command": a.Command, "user": a.Requester, "channel": a.Channel})
 		log.Info("approval request expired")
-		e.audit(ctx, AuditEntry{Subject: a.Requester, Channel: a.Channel, Command: a.Command, Args: a.Text,
+		e.audit(ctx, AuditEntry{Subject: a.Requester, Channel: a.Channel, Thread: a.ThreadTS, Command: a.Command, Args: a.Text,
 			Decision: "expired", Result: "expired " + a.ID}, log)
 		if e.onExpired != nil {
 			e.onExpired(ctx, a)

@@ -272,6 +272,16 @@ func TestIncidentWhereChannelsAreForbidden(t *testing.T) {
 	}
 	r.fake.Mention(slacktest.Mention{User: "UOPS", Channel: "C0OPS", ThreadTS: header.TS, Text: "<@" + r.fake.BotUserID() + "> probe in thread"})
 	r.waitEntry(t, inc.ID, "the mention in the thread", func(e bot.TimelineEntry) bool { return e.What == "probe in thread" })
+	// An approval asked for and given in the thread.
+	r.fake.Mention(slacktest.Mention{User: "UOPS", Channel: "C0OPS", ThreadTS: header.TS, Text: "<@" + r.fake.BotUserID() + "> purge cache"})
+	req := r.waitMessage(t, "C0OPS", "Approval needed: purge")
+	if req.ThreadTS != header.TS {
+		t.Errorf("request not in the thread: %+v", req)
+	}
+	r.fake.BlockAction(slacktest.BlockAction{User: "UDEV", Channel: "C0OPS", MessageTS: req.TS, ActionID: bot.ActionApprove, Value: approvalID.FindString(blockText(req))})
+	r.waitEntry(t, inc.ID, "the approved purge in the thread", func(e bot.TimelineEntry) bool {
+		return e.Kind == "result" && e.What == "purge cache" && e.Approver == "slack:UDEV"
+	})
 	r.slash(t, "C0OPS", "UOPS", "probe in channel")
 	r.waitMessage(t, "C0OPS", "probe")
 	r.fake.Mention(slacktest.Mention{User: "UOPS", Channel: "C0OPS", ThreadTS: header.TS, Text: "<@" + r.fake.BotUserID() + "> incident resolve fixed"})

@@ -58,7 +58,7 @@ type incidentRig struct {
 	probe atomic.Int32
 }
 
-func newIncidentRig(t *testing.T, ws bot.Workspace) *incidentRig {
+func newIncidentRig(t testing.TB, ws bot.Workspace) *incidentRig {
 	t.Helper()
 	st, _ := storetest.OpenTest(t)
 	r := &incidentRig{st: st, dir: t.TempDir()}

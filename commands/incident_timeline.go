@@ -209,15 +209,23 @@ type TimelineAuditor struct {
 	Timeline *Timeline
 }
 
-// Append implements bot.Auditor.
+// Append implements bot.Auditor. The timeline entry is written alongside
+// the audit entry, not after it: the command's answer waits for the
+// slower of the two, not their sum.
 func (a TimelineAuditor) Append(ctx context.Context, e bot.AuditEntry) error {
+	var wg sync.WaitGroup
+	if a.Timeline != nil && e.Command != "incident" && !strings.HasPrefix(e.Command, "incident ") {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = a.Timeline.Record(ctx, e.Channel, e.Thread, entryFromAudit(e))
+		}()
+	}
 	var err error
 	if a.Next != nil {
 		err = a.Next.Append(ctx, e)
 	}
-	if a.Timeline != nil && e.Command != "incident" && !strings.HasPrefix(e.Command, "incident ") {
-		_ = a.Timeline.Record(ctx, e.Channel, e.Thread, entryFromAudit(e))
-	}
+	wg.Wait()
 	return err
 }
 
