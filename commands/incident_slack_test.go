@@ -82,6 +82,19 @@ func (r *slackIncidentRig) waitMessage(t *testing.T, channel, want string) slack
 	return slacktest.Message{}
 }
 
+// waitTop waits for a message outside any thread whose text holds want.
+func (r *slackIncidentRig) waitTop(t *testing.T, channel, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(slackWait); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, m := range r.fake.Messages(channel) {
+			if m.ThreadTS == "" && strings.Contains(blockText(m), want) {
+				return
+			}
+		}
+	}
+	t.Fatalf("no message outside threads in %s with %q", channel, want)
+}
+
 // waitEntry waits for a timeline entry of incident id matching ok.
 func (r *slackIncidentRig) waitEntry(t *testing.T, id int64, what string, ok func(bot.TimelineEntry) bool) bot.TimelineEntry {
 	t.Helper()
@@ -198,6 +211,7 @@ func TestIncidentInSlack(t *testing.T) {
 	r.waitEntry(t, inc.ID, "the mention", func(e bot.TimelineEntry) bool { return e.What == "probe thread" })
 	// A command elsewhere is not on the timeline.
 	r.slash(t, "C0OPS", "UOPS", "probe elsewhere")
+	r.waitTop(t, "C0OPS", "· probe ·")
 	r.slash(t, ch.ID, "UOPS", "incident escalate L2 the API needs a developer")
 	page := r.waitMessage(t, ch.ID, "escalated to Level 2")
 	if !strings.Contains(blockText(page), "<!subteam^S0DEV>") || !strings.Contains(blockText(page), "dev@company.com") {
@@ -283,7 +297,7 @@ func TestIncidentWhereChannelsAreForbidden(t *testing.T) {
 		return e.Kind == "result" && e.What == "purge cache" && e.Approver == "slack:UDEV"
 	})
 	r.slash(t, "C0OPS", "UOPS", "probe in channel")
-	r.waitMessage(t, "C0OPS", "probe")
+	r.waitTop(t, "C0OPS", "· probe ·") // answered: its audit entry was handled
 	r.fake.Mention(slacktest.Mention{User: "UOPS", Channel: "C0OPS", ThreadTS: header.TS, Text: "<@" + r.fake.BotUserID() + "> incident resolve fixed"})
 	r.waitEntry(t, inc.ID, "resolved", func(e bot.TimelineEntry) bool { return e.Kind == "resolved" })
 	for _, e := range r.timeline(t, inc.ID) {

@@ -221,11 +221,17 @@ func (s *Store) AppendTimelineAt(ctx context.Context, channel, thread string, e 
 // Timeline returns up to limit entries of incident id from offset, in
 // order of time, and how many it has in all.
 func (s *Store) Timeline(ctx context.Context, id int64, offset, limit int) ([]TimelineEntry, int, error) {
-	var total int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM incident_timeline WHERE incident_id = $1`, id).Scan(&total); err != nil {
+	// One snapshot: the total and the page agree while entries arrive.
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
 		return nil, 0, fmt.Errorf("timeline of INC-%d: %w", id, err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT seq, incident_id, key, at, who, kind, what, outcome, approver, link
+	defer tx.Rollback(ctx) //nolint:errcheck // read-only
+	var total int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM incident_timeline WHERE incident_id = $1`, id).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("timeline of INC-%d: %w", id, err)
+	}
+	rows, err := tx.Query(ctx, `SELECT seq, incident_id, key, at, who, kind, what, outcome, approver, link
 		FROM incident_timeline WHERE incident_id = $1 ORDER BY at, seq OFFSET $2 LIMIT $3`, id, offset, limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("timeline of INC-%d: %w", id, err)
