@@ -47,6 +47,10 @@ type Incidents struct {
 	Escalations map[bot.Level]Escalation
 	// Health, when set, gives the header's current health summary.
 	Health func(ctx context.Context) bot.Message
+	// Redact removes secrets from what people type before it is stored,
+	// posted or uploaded (the engine's redactor; the engine redacts only
+	// the reply).
+	Redact func(string) string
 	Log    logrus.FieldLogger
 	Now    func() time.Time
 
@@ -116,6 +120,15 @@ func argText(req bot.Request, from int) string {
 		return ""
 	}
 	return strings.TrimSpace(strings.Join(req.Args.Positional[from:], " "))
+}
+
+// typed is argText, redacted: what may be stored and posted.
+func (in *Incidents) typed(req bot.Request, from int) string {
+	s := argText(req, from)
+	if in.Redact != nil {
+		s = in.Redact(s)
+	}
+	return s
 }
 
 // Commands returns every incident command.
@@ -204,7 +217,7 @@ func (in *Incidents) start(ctx context.Context, req bot.Request) (bot.Message, e
 	if err != nil {
 		return bot.Message{}, err
 	}
-	title := argText(req, 1)
+	title := in.typed(req, 1)
 	switch n := len([]rune(title)); {
 	case n == 0:
 		return bot.Message{}, &bot.UsageError{Msg: "An incident needs a title: `incident start sev2 API 500s`."}
@@ -452,7 +465,7 @@ func (in *Incidents) record(ctx context.Context, i bot.Incident, e bot.TimelineE
 }
 
 func (in *Incidents) note(ctx context.Context, req bot.Request) (bot.Message, error) {
-	t := argText(req, 0)
+	t := in.typed(req, 0)
 	if len([]rune(t)) > maxNote {
 		return bot.Message{}, &bot.UsageError{Msg: fmt.Sprintf("A note is at most %d characters.", maxNote)}
 	}
@@ -465,7 +478,7 @@ func (in *Incidents) note(ctx context.Context, req bot.Request) (bot.Message, er
 }
 
 func (in *Incidents) status(ctx context.Context, req bot.Request) (bot.Message, error) {
-	t := argText(req, 0)
+	t := in.typed(req, 0)
 	if len([]rune(t)) > maxNote {
 		return bot.Message{}, &bot.UsageError{Msg: fmt.Sprintf("A status update is at most %d characters.", maxNote)}
 	}
@@ -495,7 +508,7 @@ func (in *Incidents) escalate(ctx context.Context, req bot.Request) (bot.Message
 	default:
 		return bot.Message{}, &bot.UsageError{Msg: fmt.Sprintf("Escalate to L2 (Development Team) or L3 (System Architects), not %q.", clipText(req.Args.First(), 20))}
 	}
-	reason := argText(req, 1)
+	reason := in.typed(req, 1)
 	if len([]rune(reason)) > maxNote {
 		return bot.Message{}, &bot.UsageError{Msg: fmt.Sprintf("A reason is at most %d characters.", maxNote)}
 	}
@@ -714,7 +727,7 @@ func (in *Incidents) list(ctx context.Context, req bot.Request) (bot.Message, er
 }
 
 func (in *Incidents) resolve(ctx context.Context, req bot.Request) (bot.Message, error) {
-	summary := argText(req, 0)
+	summary := in.typed(req, 0)
 	if len([]rune(summary)) > maxNote {
 		return bot.Message{}, &bot.UsageError{Msg: fmt.Sprintf("A summary is at most %d characters.", maxNote)}
 	}
@@ -739,6 +752,9 @@ func (in *Incidents) resolve(ctx context.Context, req bot.Request) (bot.Message,
 	dur := got.ResolvedAt.Sub(got.StartedAt).Round(time.Second)
 	extra := in.record(ctx, got, bot.TimelineEntry{At: got.ResolvedAt, Who: req.Subject, Kind: "resolved", What: "resolved: " + summary, Outcome: "after " + dur.String()})
 	md, perr := in.Postmortem(ctx, got)
+	if in.Redact != nil {
+		md = in.Redact(md)
+	}
 	m := bot.Message{
 		Title:  fmt.Sprintf("%s resolved after %s: %s", Name(got), dur, got.Title),
 		Status: bot.StatusOK,

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/shiftwise/shiftwise-bot/bot"
+	"github.com/shiftwise/shiftwise-bot/internal/redact"
 	"github.com/shiftwise/shiftwise-bot/internal/spool"
 	"github.com/shiftwise/shiftwise-bot/internal/store"
 	"github.com/shiftwise/shiftwise-bot/internal/store/botstore"
@@ -303,5 +304,27 @@ func TestTimelineSpoolsWhileTheDatabaseIsDown(t *testing.T) {
 	// A second replay finds nothing; nothing is written twice.
 	if n, _ := tl.Flush(context.Background()); n != 0 || len(r.timeline(t, incID)) != len(entries) {
 		t.Errorf("second replay wrote %d", n)
+	}
+}
+
+// TestIncidentRedactsWhatIsStored: a secret typed into a title, a note or
+// a summary never reaches the database, the timeline or the postmortem.
+func TestIncidentRedactsWhatIsStored(t *testing.T) {
+	r := newIncidentRig(t, nil)
+	red := redact.New("hunter2-very-secret")
+	r.in.Redact, r.tl.Redact = red.Redact, red.Redact
+	r.do(t, "console:alice", "console", "incident start sev2 leaked hunter2-very-secret", bot.OutcomeOK)
+	r.do(t, "console:alice", "console", "incident note the password is hunter2-very-secret", bot.OutcomeOK)
+	res := r.do(t, "console:alice", "console", "incident resolve rotated hunter2-very-secret", bot.OutcomeOK)
+	inc, err := r.store.IncidentByID(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := inc.Title + inc.Summary + code(res, "postmortem")
+	for _, e := range r.timeline(t, 1) {
+		all += e.What + e.Outcome
+	}
+	if strings.Contains(all, "hunter2") || !strings.Contains(inc.Title, "leaked") {
+		t.Errorf("a secret was stored: %s", all)
 	}
 }

@@ -61,7 +61,7 @@ func loadIncidentConfig(get func(string) string) (incidentConfig, error) {
 func (a *app) newIncidents(cfg config, red *redact.Redactor, log logrus.FieldLogger) {
 	tl := &commands.Timeline{Redact: red.Redact, Log: log.WithField("component", "timeline")}
 	a.incidents = &commands.Incidents{Timeline: tl, OpsChannel: cfg.Incidents.OpsChannel, OnCallGroup: cfg.Incidents.OnCallGroup,
-		Escalations: cfg.Incidents.Escalations, Log: log.WithField("component", "incidents"),
+		Escalations: cfg.Incidents.Escalations, Log: log.WithField("component", "incidents"), Redact: red.Redact,
 		Health: func(ctx context.Context) bot.Message { return a.health.Run(ctx, cfg.Health.CheckTimeout) }}
 }
 
