@@ -152,7 +152,7 @@ func (e *Engine) builtinCommands() []Command {
 			Help: "The approver must not be the requester and must hold the command's level when deciding; " +
 				"the request must still be pending. It runs at most once, however many people approve it.",
 			builtin: func(ctx context.Context, req *Request) Reply {
-				return e.decide(ctx, req.Subject, req.Channel, req.Args.First(), approve, req.Progress)
+				return e.decide(ctx, req.Subject, req.Channel, req.Thread, req.Args.First(), approve, req.Progress)
 			},
 		}
 	}
@@ -225,7 +225,7 @@ func atLeast(l Level) string {
 // decide approves or denies request rawID as who: the button press and
 // the console's `approve <id>` / `deny <id>` both end here. Every refusal
 // runs nothing; an approval runs the command once.
-func (e *Engine) decide(ctx context.Context, who, channel, rawID string, approve bool, progress ProgressFunc) Reply {
+func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string, approve bool, progress ProgressFunc) Reply {
 	start := e.now()
 	verb := "deny"
 	if approve {
@@ -297,7 +297,10 @@ func (e *Engine) decide(ctx context.Context, who, channel, rawID string, approve
 	case err != nil:
 		return e.storeFailed(log, id, err)
 	}
-	entry = AuditEntry{Subject: d.Requester, Channel: channel, Thread: d.ThreadTS, Command: d.Command, Args: d.Text, Approver: who}
+	if d.ThreadTS != "" {
+		thread = d.ThreadTS // where the request was posted
+	}
+	entry = AuditEntry{Subject: d.Requester, Channel: channel, Thread: thread, Command: d.Command, Args: d.Text, Approver: who}
 	log = log.WithFields(logrus.Fields{"approval": id, "command": d.Command, "requester": d.Requester})
 	if !approve {
 		entry.Decision, entry.Result, entry.Duration = "denied", "denied "+id, e.now().Sub(start)

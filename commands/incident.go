@@ -54,8 +54,38 @@ type Incidents struct {
 	Log    logrus.FieldLogger
 	Now    func() time.Time
 
-	mu sync.Mutex
-	ws bot.Workspace
+	mu       sync.Mutex
+	ws       bot.Workspace
+	channels map[string]bool // incident channels seen (for Holds)
+}
+
+// Holds tells whether channel is an incident's own channel, for the
+// transport's channel allowlist: a channel the bot created for an
+// incident takes commands even when the allowlist does not name it.
+func (in *Incidents) Holds(channel string) bool {
+	in.mu.Lock()
+	known := in.channels[channel]
+	in.mu.Unlock()
+	if known || in.Store == nil {
+		return known
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	i, err := in.Store.OpenIncidentAt(ctx, channel, "")
+	if err != nil || i.ThreadTS != "" || i.Channel != channel {
+		return false
+	}
+	in.held(channel)
+	return true
+}
+
+func (in *Incidents) held(channel string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.channels == nil {
+		in.channels = map[string]bool{}
+	}
+	in.channels[channel] = true
 }
 
 // SetWorkspace hands over the Slack side (channels, posts, files) once
@@ -337,6 +367,9 @@ func (in *Incidents) open(ctx context.Context, req bot.Request, inc bot.Incident
 		return inc, "", nil, fmt.Errorf("the incident's channel could not be created (%v); nothing was started", err)
 	}
 	got, err := activate(channel, "", ws.Link(channel, ""))
+	if err == nil {
+		in.held(channel)
+	}
 	if err != nil {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		if aerr := ws.ArchiveChannel(actx, channel); aerr != nil {

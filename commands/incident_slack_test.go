@@ -34,7 +34,7 @@ func newSlackIncidentRig(t *testing.T) *slackIncidentRig {
 	r.fake.AddUserGroup("S0DEV", "UDEV")
 	r.fake.AddChannel("C0OPS", "ops")
 	sb, err := slack.New(slack.Options{AppToken: r.fake.AppToken(), BotToken: r.fake.BotToken(), APIURL: r.fake.APIURL(), Core: r.e,
-		PostEvery: time.Millisecond, PostBurst: 100})
+		PostEvery: time.Millisecond, PostBurst: 100, Channels: []string{"C0OPS"}, AlsoAllowed: r.in.Holds})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,6 +261,15 @@ func TestIncidentChannelNameTaken(t *testing.T) {
 		t.Errorf("incident in %s, channel %s", inc.Channel, ch.ID)
 	}
 	r.waitMessage(t, ch.ID, "INC-1 · SEV3 · cache misses")
+	// The allowlist names only the ops channel: the incident's channel
+	// takes commands, another channel does not.
+	r.slash(t, ch.ID, "UOPS", "probe here")
+	r.waitTop(t, ch.ID, "· probe ·")
+	r.fake.AddChannel("C0OTHER", "random")
+	r.slash(t, "C0OTHER", "UOPS", "probe there")
+	if m := r.waitMessage(t, "C0OTHER", "don't run commands in this channel"); !m.Ephemeral {
+		t.Errorf("refusal: %+v", m)
+	}
 }
 
 // TestIncidentWhereChannelsAreForbidden: the incident lives in a thread

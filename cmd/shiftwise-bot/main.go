@@ -124,6 +124,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		sb, err := slack.New(slack.Options{
 			AppToken: cfg.SlackAppToken, BotToken: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL,
 			Core: app.engine, Logger: log, Channels: cfg.SlackChannels, DirectMessages: cfg.SlackDMs,
+			AlsoAllowed: app.incidents.Holds,
 		})
 		if err != nil {
 			fmt.Fprintln(stderr, "shiftwise-bot:", red.Redact(err.Error()))
