@@ -54,6 +54,10 @@ var (
 	ErrApprovalExpired     = errors.New("approval request expired")
 	ErrSelfApproval        = errors.New("the requester cannot decide their own request")
 	ErrApprovalNotApproved = errors.New("approval request is not approved")
+	// ErrStoreUnavailable is what Approvals return while the bot's
+	// database is not reachable (for instance down since the bot started
+	// and still being retried).
+	ErrStoreUnavailable = errors.New("the bot's database is unreachable")
 )
 
 // Approvals keeps approval requests. Decide is the only authority on
@@ -182,6 +186,12 @@ func (e *Engine) request(ctx context.Context, req *Request, level Level, escalat
 	}, e.ttl)
 	if err != nil {
 		log.WithFields(logrus.Fields{"command": req.Command.Name, "error": err.Error()}).Error("approval request not recorded")
+		if errors.Is(err, ErrStoreUnavailable) {
+			return Reply{Outcome: OutcomeFailed, Message: Message{
+				Title: "Request not recorded", Status: StatusFailed,
+				Text: fmt.Sprintf("`%s` needs approval, and approvals live in the bot's database, which is down: the bot keeps trying to reach it and takes requests again as soon as it answers. Nothing was run.", req.Command.Name),
+			}}, ""
+		}
 		return Reply{Outcome: OutcomeFailed, Message: Message{
 			Title: "Request not recorded", Status: StatusFailed,
 			Text: fmt.Sprintf("`%s` needs approval, and the bot's database did not take the request. Nothing was run; try again in a moment.", req.Command.Name),
@@ -353,6 +363,12 @@ func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string,
 
 func (e *Engine) storeFailed(log logrus.FieldLogger, id string, err error) Reply {
 	log.WithFields(logrus.Fields{"approval": id, "error": err.Error()}).Error("approval store failed")
+	if errors.Is(err, ErrStoreUnavailable) {
+		return Reply{Outcome: OutcomeFailed, Message: Message{
+			Title: "Approval not decided", Status: StatusFailed,
+			Text: fmt.Sprintf("Approvals live in the bot's database, which is down: %s cannot be decided until it answers (the bot keeps trying). Nothing was run.", id),
+		}}
+	}
 	return Reply{Outcome: OutcomeFailed, Message: Message{
 		Title: "Approval not decided", Status: StatusFailed,
 		Text: fmt.Sprintf("The bot's database did not answer about %s. Nothing was run; try again in a moment.", id),

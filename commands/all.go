@@ -15,6 +15,10 @@ type Deps struct {
 	Commands func() []*bot.Command
 	// Incidents, when set, adds the `incident …` commands.
 	Incidents *Incidents
+	// Audit is the bot's audit log (NoAuditDatabase without
+	// SHIFTWISE_DATABASE_URL: the audit commands then say they need it);
+	// nil leaves the audit commands out.
+	Audit AuditLog
 }
 
 // All returns every command, explicitly. The registry rejects duplicates.
@@ -31,6 +35,9 @@ func All(d Deps) []bot.Command {
 	}
 	if d.Incidents != nil {
 		list = append(list, d.Incidents.Commands()...)
+	}
+	if d.Audit != nil {
+		list = append(list, Audit(d.Audit), AuditVerify(d.Audit))
 	}
 	return list
 }

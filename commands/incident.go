@@ -671,7 +671,6 @@ func entryLine(e bot.TimelineEntry) string {
 	return line
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func (in *Incidents) timeline(ctx context.Context, req bot.Request) (bot.Message, error) {
 	page := req.Args.Int("page")

@@ -24,6 +24,8 @@ func registry() []*bot.Command {
 		{Name: "cache flush", Object: obj("cache:flush"), Level: bot.Level2, Approval: true, Run: run},
 		{Name: "db kill", Object: obj("db:kill-long-running"), Level: bot.Level2, Approval: true, Run: run},
 		{Name: "backup restore", Object: obj("backup:restore"), Level: bot.Level3, Approval: true, Run: run},
+		{Name: "audit", Object: obj("audit"), Level: bot.Level1, Run: run},
+		{Name: "audit verify", Object: obj("audit:verify"), Level: bot.Level3, Run: run},
 	}
 }
 
@@ -54,6 +56,7 @@ p2, db:*, level3, no-approval
 p2, restart:*, -, approval
 p2, backup:restore, level3, no-approval
 p2, cache:flush, level1, -
+p2, audit:verify, -, approval
 `
 
 // subjects, in the order of the columns below.
@@ -80,6 +83,8 @@ var matrix = map[string][]want{
 		{"cache flush", "", bot.Level2, true /*   */, "nnYYn"},
 		{"db kill", "", bot.Level2, true /*       */, "nnYYn"},
 		{"backup restore", "", bot.Level3, true /**/, "nnnYn"},
+		{"audit", "", bot.Level1, false /*        */, "nYYYY"},
+		{"audit verify", "", bot.Level3, false /* */, "nnnYn"},
 	},
 	"flipped": {
 		{"whoami", "", bot.LevelNone, false /*    */, "YYYYY"},
@@ -91,6 +96,8 @@ var matrix = map[string][]want{
 		{"cache flush", "", bot.Level1, true /*   */, "nYYYY"},
 		{"db kill", "", bot.Level3, false /*      */, "nnnYn"},
 		{"backup restore", "", bot.Level3, false /**/, "nnnYn"},
+		{"audit", "", bot.Level1, false /*        */, "nYYYY"},
+		{"audit verify", "", bot.Level3, true /*  */, "nnnYn"},
 	},
 }
 

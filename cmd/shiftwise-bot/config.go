@@ -30,6 +30,7 @@ type config struct {
 	PolicyPath          string
 	LogLevel            string
 	ApprovalTTL         time.Duration
+	AuditChannel        string
 
 	Health      commands.HealthLimits
 	HealthReuse time.Duration
@@ -54,6 +55,7 @@ var settings = []struct{ name, def, what string }{
 	{"SHIFTWISE_REDIS_URL", "", "the bot's own dedup and leases"},
 	{"SHIFTWISE_DATA_DIR", "./data", "the spool and other local files of the bot"},
 	{"SHIFTWISE_POLICY", "", "Casbin policy CSV (default: the embedded example)"},
+	{"SHIFTWISE_AUDIT_CHANNEL", "", "Slack channel ID where the audit log's running digest is posted (at most once a minute)"},
 	{"SHIFTWISE_APPROVAL_TTL", "15m", "how long an approval request waits for a second person (10s to 24h)"},
 	{"SHIFTWISE_LOG_LEVEL", "", "debug, info, warn, error (default info in Slack, warn at the console)"},
 	{"SHIFTWISE_HEALTH_TIMEOUT", "5s", "each health check's deadline"},
@@ -95,7 +97,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DockerHost: get("DOCKER_HOST"), ComposeProject: get("SHIFTWISE_COMPOSE_PROJECT"),
 		BackupDir: get("SHIFTWISE_BACKUP_DIR"), DatabaseURL: get("SHIFTWISE_DATABASE_URL"),
 		RedisURL: get("SHIFTWISE_REDIS_URL"), DataDir: get("SHIFTWISE_DATA_DIR"),
-		PolicyPath: get("SHIFTWISE_POLICY"), LogLevel: get("SHIFTWISE_LOG_LEVEL"),
+		PolicyPath: get("SHIFTWISE_POLICY"), LogLevel: get("SHIFTWISE_LOG_LEVEL"), AuditChannel: get("SHIFTWISE_AUDIT_CHANNEL"),
 		Health: commands.DefaultHealthLimits(),
 	}
 	var errs []string
@@ -114,6 +116,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 			continue
 		}
 		c.SlackChannels = append(c.SlackChannels, ch)
+	}
+	if c.AuditChannel != "" && !slackChannelID.MatchString(c.AuditChannel) {
+		check("SHIFTWISE_AUDIT_CHANNEL", fmt.Errorf("%q is not a channel ID (like C0123ABCD)", c.AuditChannel))
 	}
 	dms, err := strconv.ParseBool(get("SHIFTWISE_SLACK_DMS"))
 	check("SHIFTWISE_SLACK_DMS", err)

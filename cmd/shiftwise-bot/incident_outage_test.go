@@ -177,7 +177,7 @@ func TestIncidentSurvivesTheBotDatabaseAndAKill(t *testing.T) {
 	}
 	_ = bot.cmd.Wait()
 	// What the database could not take is on disk.
-	sp, err := spool.Open(filepath.Join(dataDir, "spool", "timeline"))
+	sp, err := spool.Open(filepath.Join(dataDir, "timeline-spool"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestIncidentSurvivesTheBotDatabaseAndAKill(t *testing.T) {
 	if err := bot.cmd.Wait(); err != nil {
 		t.Fatalf("bot exit: %v\n%s", err, bot.output())
 	}
-	sp, err = spool.Open(filepath.Join(dataDir, "spool", "timeline"))
+	sp, err = spool.Open(filepath.Join(dataDir, "timeline-spool"))
 	if err != nil {
 		t.Fatal(err)
 	}

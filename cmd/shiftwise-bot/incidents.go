@@ -14,8 +14,6 @@ import (
 	"github.com/shiftwise/shiftwise-bot/commands"
 	"github.com/shiftwise/shiftwise-bot/internal/redact"
 	"github.com/shiftwise/shiftwise-bot/internal/spool"
-	"github.com/shiftwise/shiftwise-bot/internal/store"
-	"github.com/shiftwise/shiftwise-bot/internal/store/botstore"
 )
 
 // incidentConfig is the incidents' part of the environment.
@@ -69,7 +67,7 @@ func (a *app) newIncidents(cfg config, red *redact.Redactor, log logrus.FieldLog
 // entries the bot's database does not take wait there. Without it they
 // are logged and lost.
 func (a *app) openTimelineSpool(cfg config, log logrus.FieldLogger) {
-	dir := filepath.Join(cfg.DataDir, "spool", "timeline")
+	dir := filepath.Join(cfg.DataDir, "timeline-spool")
 	sp, err := spool.Open(dir)
 	if err != nil {
 		log.WithField("error", err.Error()).Error("SHIFTWISE_DATA_DIR: the timeline spool cannot be opened; timeline entries are lost while the bot's database is down")
@@ -82,9 +80,9 @@ func (a *app) openTimelineSpool(cfg config, log logrus.FieldLogger) {
 // attachIncidentStore gives the incidents the bot's store and returns the
 // auditor for the engine: next, also writing to the open incident's
 // timeline.
-func (a *app) attachIncidentStore(st *store.Store, next bot.Auditor) bot.Auditor {
+func (a *app) attachIncidentStore(st bot.Incidents, next bot.Auditor) bot.Auditor {
 	tl := a.incidents.Timeline
-	tl.Store = botstore.Incidents{S: st}
+	tl.Store = st
 	a.incidents.Store = tl.Store
 	a.timeline = tl
 	return commands.TimelineAuditor{Next: next, Timeline: tl}

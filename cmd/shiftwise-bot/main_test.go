@@ -49,9 +49,27 @@ func demoEnv(t testing.TB) map[string]string {
 	}
 }
 
+// runWith runs the bot in-process. A test that sets no SHIFTWISE_DATA_DIR
+// gets a fresh one for this run alone, removed afterwards, so that no run
+// writes ./data into the source tree or leaves spooled entries to the next.
 func runWith(env map[string]string, stdin string, args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut, func(k string) string { return env[k] })
+	dataDir := env["SHIFTWISE_DATA_DIR"]
+	if dataDir == "" {
+		dir, err := os.MkdirTemp("", "shiftwise-bot-test-data-")
+		if err != nil {
+			panic(err)
+		}
+		defer os.RemoveAll(dir)
+		dataDir = dir
+	}
+	getenv := func(k string) string {
+		if k == "SHIFTWISE_DATA_DIR" {
+			return dataDir
+		}
+		return env[k]
+	}
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut, getenv)
 	return code, out.String(), errOut.String()
 }
 

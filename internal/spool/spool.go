@@ -12,8 +12,9 @@
 // which makes delivery exactly once as seen from the database.
 //
 // On disk a spool directory holds numbered segment files (seg-<gen>.log) of
-// framed records — length, CRC-32C, body — and an acknowledgement file (ack)
-// of fixed-size entries "segment, offset" appended as records are forgotten.
+// framed records — length, CRC-32C, body — an acknowledgement file (ack)
+// of fixed-size entries "segment, offset" appended as records are forgotten,
+// and a lock file: one process at a time has a directory open.
 // A record torn by a crash during Append fails its frame check and is dropped
 // at Open, with nothing before it; damage anywhere but the tail makes Open
 // fail instead of dropping records silently. When every record has been
@@ -35,6 +36,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -56,6 +58,7 @@ const (
 	maxBody     = MaxPayload + 64<<10
 	ackEntry    = 20 // u64 segment, u64 offset, u32 CRC-32C of both
 	ackName     = "ack"
+	lockName    = "lock"
 	segPrefix   = "seg-"
 	segSuffix   = ".log"
 )
@@ -75,6 +78,7 @@ type Spool struct {
 	seq      uint64
 	segs     []*segment // oldest first; the last one takes appends
 	ack      *os.File
+	lock     *os.File // flock held while open: one process per directory
 	ackAt    position // everything before this is forgotten
 	pending  int
 	replayMu sync.Mutex // one Replay at a time
@@ -103,6 +107,15 @@ func Open(dir string) (*Spool, error) {
 		return nil, fmt.Errorf("spool: instance id: %w", err)
 	}
 	s := &Spool{dir: dir, instance: hex.EncodeToString(inst)}
+	lock, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("spool: %s is in use by another process (%v)", dir, err)
+	}
+	s.lock = lock
 	if err := s.recover(); err != nil {
 		s.closeFiles()
 		return nil, err
@@ -602,6 +615,9 @@ func (s *Spool) closeFiles() error {
 		if err := s.ack.Close(); err != nil && first == nil {
 			first = err
 		}
+	}
+	if s.lock != nil {
+		s.lock.Close() // releases the flock
 	}
 	return first
 }

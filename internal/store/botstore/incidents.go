@@ -117,3 +117,117 @@ func (s Incidents) Timeline(ctx context.Context, id int64, offset, limit int) ([
 	}
 	return out, total, nil
 }
+
+// LazyIncidents is bot.Incidents over a Lazy store: until the database
+// has answered, every call fails (timeline entries then go to the spool,
+// and the incident commands say the database is down).
+type LazyIncidents struct{ L *Lazy }
+
+var _ bot.Incidents = LazyIncidents{}
+
+func (l LazyIncidents) s() (Incidents, error) {
+	st := l.L.Store()
+	if st == nil {
+		return Incidents{}, fmt.Errorf("%w (still retrying)", bot.ErrStoreUnavailable)
+	}
+	return Incidents{S: st}, nil
+}
+
+// ReserveIncident implements bot.Incidents.
+func (l LazyIncidents) ReserveIncident(ctx context.Context, i bot.Incident) (bot.Incident, error) {
+	s, err := l.s()
+	if err != nil {
+		return bot.Incident{}, err
+	}
+	return s.ReserveIncident(ctx, i)
+}
+
+// ActivateIncident implements bot.Incidents.
+func (l LazyIncidents) ActivateIncident(ctx context.Context, id int64, channel, thread, link string) (bot.Incident, error) {
+	s, err := l.s()
+	if err != nil {
+		return bot.Incident{}, err
+	}
+	return s.ActivateIncident(ctx, id, channel, thread, link)
+}
+
+// DropIncident implements bot.Incidents.
+func (l LazyIncidents) DropIncident(ctx context.Context, id int64) error {
+	s, err := l.s()
+	if err != nil {
+		return err
+	}
+	return s.DropIncident(ctx, id)
+}
+
+// IncidentByID implements bot.Incidents.
+func (l LazyIncidents) IncidentByID(ctx context.Context, id int64) (bot.Incident, error) {
+	s, err := l.s()
+	if err != nil {
+		return bot.Incident{}, err
+	}
+	return s.IncidentByID(ctx, id)
+}
+
+// OpenIncidentAt implements bot.Incidents.
+func (l LazyIncidents) OpenIncidentAt(ctx context.Context, channel, thread string) (bot.Incident, error) {
+	s, err := l.s()
+	if err != nil {
+		return bot.Incident{}, err
+	}
+	return s.OpenIncidentAt(ctx, channel, thread)
+}
+
+// OpenIncidents implements bot.Incidents.
+func (l LazyIncidents) OpenIncidents(ctx context.Context) ([]bot.Incident, error) {
+	s, err := l.s()
+	if err != nil {
+		return nil, err
+	}
+	return s.OpenIncidents(ctx)
+}
+
+// SetCommander implements bot.Incidents.
+func (l LazyIncidents) SetCommander(ctx context.Context, id int64, who string) (bot.Incident, error) {
+	s, err := l.s()
+	if err != nil {
+		return bot.Incident{}, err
+	}
+	return s.SetCommander(ctx, id, who)
+}
+
+// SetSeverity implements bot.Incidents.
+func (l LazyIncidents) SetSeverity(ctx context.Context, id int64, sev int) (bot.Incident, error) {
+	s, err := l.s()
+	if err != nil {
+		return bot.Incident{}, err
+	}
+	return s.SetSeverity(ctx, id, sev)
+}
+
+// ResolveIncident implements bot.Incidents.
+func (l LazyIncidents) ResolveIncident(ctx context.Context, id int64, summary string, at time.Time) (bot.Incident, error) {
+	s, err := l.s()
+	if err != nil {
+		return bot.Incident{}, err
+	}
+	return s.ResolveIncident(ctx, id, summary, at)
+}
+
+// AppendTimelineAt implements bot.Incidents.
+func (l LazyIncidents) AppendTimelineAt(ctx context.Context, channel, thread string, e bot.TimelineEntry) (int64, bool, error) {
+	s, err := l.s()
+	if err != nil {
+		return 0, false, err
+	}
+	return s.AppendTimelineAt(ctx, channel, thread, e)
+}
+
+// Timeline implements bot.Incidents.
+func (l LazyIncidents) Timeline(ctx context.Context, id int64, offset, limit int) ([]bot.TimelineEntry, int, error) {
+	s, err := l.s()
+	if err != nil {
+		return nil, 0, err
+	}
+	return s.Timeline(ctx, id, offset, limit)
+}
