@@ -671,7 +671,6 @@ func entryLine(e bot.TimelineEntry) string {
 	return line
 }
 
-
 func (in *Incidents) timeline(ctx context.Context, req bot.Request) (bot.Message, error) {
 	page := req.Args.Int("page")
 	if page < 1 {
