@@ -93,8 +93,11 @@ func (in *Incidents) held(channel string) {
 // is where it was started.
 func (in *Incidents) SetWorkspace(ws bot.Workspace) {
 	in.mu.Lock()
-	defer in.mu.Unlock()
 	in.ws = ws
+	in.mu.Unlock()
+	if ws != nil && in.Timeline != nil {
+		in.Timeline.SetLink(ws.Link)
+	}
 }
 
 func (in *Incidents) workspace(channel string) bot.Workspace {

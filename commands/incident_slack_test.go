@@ -208,7 +208,9 @@ func TestIncidentInSlack(t *testing.T) {
 	})
 	// A mention in a thread of the incident's channel.
 	r.fake.Mention(slacktest.Mention{User: "UOPS", Channel: ch.ID, ThreadTS: header.TS, Text: "<@" + r.fake.BotUserID() + "> probe thread"})
-	r.waitEntry(t, inc.ID, "the mention", func(e bot.TimelineEntry) bool { return e.What == "probe thread" })
+	r.waitEntry(t, inc.ID, "the mention, linked to its thread", func(e bot.TimelineEntry) bool {
+		return e.What == "probe thread" && e.Link == "https://slack.com/archives/"+ch.ID+"/p"+strings.ReplaceAll(header.TS, ".", "")
+	})
 	// A command elsewhere is not on the timeline.
 	r.slash(t, "C0OPS", "UOPS", "probe elsewhere")
 	r.waitTop(t, "C0OPS", "· probe ·")

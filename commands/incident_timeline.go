@@ -49,6 +49,15 @@ type Timeline struct {
 
 	mu        sync.Mutex
 	downUntil time.Time
+	link      func(channel, ts string) string // where an entry can be seen; set by SetLink
+}
+
+// SetLink gives entries without a link one to where they happened (the
+// thread, else the channel); the Slack workspace's Link.
+func (t *Timeline) SetLink(link func(channel, ts string) string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.link = link
 }
 
 // spooled is one spool record: the entry and the place it happened.
@@ -102,6 +111,9 @@ func (t *Timeline) Record(ctx context.Context, channel, thread string, e bot.Tim
 	e.What, e.Outcome = clipText(e.What, 2000), clipText(e.Outcome, 500)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if e.Link == "" && t.link != nil && channel != "console" {
+		e.Link = t.link(channel, thread)
+	}
 	var dbErr error
 	if t.Store != nil && !t.backlogLocked() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), durationOr(t.AppendTimeout, 2*time.Second))
