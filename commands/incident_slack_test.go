@@ -223,6 +223,8 @@ func TestIncidentInSlack(t *testing.T) {
 		t.Errorf("the escalated group was not invited")
 	}
 
+	r.slash(t, ch.ID, "UOPS", "incident status rolling back the API")
+	r.waitMessage(t, "C0OPS", "rolling back the API") // the update reaches the ops channel too
 	r.slash(t, ch.ID, "UOPS", "incident resolve rolled back the API")
 	r.waitMessage(t, ch.ID, "INC-1 resolved after")
 	var md string
@@ -234,7 +236,7 @@ func TestIncidentInSlack(t *testing.T) {
 		}
 	}
 	for _, w := range []string{"# INC-1 postmortem (draft): API 500s", "rolled back the API", "Impact window", "probe api", "probe thread",
-		"`purge sessions`: requested by slack:UOPS, approved by slack:UDEV", "escalated to Level 2", "## Follow-ups"} {
+		"`purge sessions`: requested by slack:UOPS, approved by slack:UDEV", "escalated to Level 2", "rolling back the API", "## Follow-ups"} {
 		if !strings.Contains(md, w) {
 			t.Errorf("postmortem lacks %q:\n%s", w, md)
 		}
