@@ -90,6 +90,7 @@ type Approvals interface {
 type AuditEntry struct {
 	Subject  string
 	Channel  string
+	Thread   string // the thread it was asked in, "" for the channel
 	Command  string
 	Args     string // the redacted command line
 	Decision string // ran, refused, usage, pending, approved, denied, executed, failed, expired
@@ -155,7 +156,7 @@ func (e *Engine) builtinCommands() []Command {
 			Help: "The approver must not be the requester and must hold the command's level when deciding; " +
 				"the request must still be pending. It runs at most once, however many people approve it.",
 			builtin: func(ctx context.Context, req *Request) Reply {
-				return e.decide(ctx, req.Subject, req.Channel, req.Args.First(), approve, req.Progress)
+				return e.decide(ctx, req.Subject, req.Channel, req.Thread, req.Args.First(), approve, req.Progress)
 			},
 		}
 	}
@@ -327,7 +328,7 @@ func atLeast(l Level) string {
 // decide approves or denies request rawID as who: the button press and
 // the console's `approve <id>` / `deny <id>` both end here. Every refusal
 // runs nothing; an approval runs the command once.
-func (e *Engine) decide(ctx context.Context, who, channel, rawID string, approve bool, progress ProgressFunc) Reply {
+func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string, approve bool, progress ProgressFunc) Reply {
 	start := e.now()
 	verb := "deny"
 	if approve {
@@ -399,7 +400,10 @@ func (e *Engine) decide(ctx context.Context, who, channel, rawID string, approve
 	case err != nil:
 		return e.storeFailed(log, id, err)
 	}
-	entry = AuditEntry{Subject: d.Requester, Channel: channel, Command: d.Command, Args: d.Text, Approver: who}
+	if d.ThreadTS != "" {
+		thread = d.ThreadTS // where the request was posted
+	}
+	entry = AuditEntry{Subject: d.Requester, Channel: channel, Thread: thread, Command: d.Command, Args: d.Text, Approver: who}
 	log = log.WithFields(logrus.Fields{"approval": id, "command": d.Command, "requester": d.Requester})
 	if !approve {
 		entry.Decision, entry.Result, entry.Duration = "denied", "denied "+id, e.now().Sub(start)
@@ -546,7 +550,7 @@ func (e *Engine) ExpireNow(ctx context.Context) ([]Approval, error) {
 	for _, a := range expired {
 		log := e.log.WithFields(logrus.Fields{"approval": a.ID, "command": a.Command, "user": a.Requester, "channel": a.Channel})
 		log.Info("approval request expired")
-		e.audit(ctx, AuditEntry{Subject: a.Requester, Channel: a.Channel, Command: a.Command, Args: a.Text,
+		e.audit(ctx, AuditEntry{Subject: a.Requester, Channel: a.Channel, Thread: a.ThreadTS, Command: a.Command, Args: a.Text,
 			Decision: "expired", Result: "expired " + a.ID}, log)
 		if e.onExpired != nil {
 			e.onExpired(ctx, a)

@@ -204,6 +204,9 @@ type Request struct {
 	Subject string
 	// Channel is where it was asked ("console", a Slack channel id).
 	Channel string
+	// Thread is the thread it was asked in (a mention's thread_ts), "" for
+	// the channel itself.
+	Thread string
 	// Text is what the user typed, with or without the /shiftwise prefix.
 	Text string
 	// ID identifies the request in logs; the Engine fills it when empty.

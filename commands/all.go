@@ -19,6 +19,8 @@ type Deps struct {
 	// DataDir is SHIFTWISE_DATA_DIR: the bot's local files (the security
 	// runbook's log snapshots).
 	DataDir string
+	// Incidents, when set, adds the `incident …` commands.
+	Incidents *Incidents
 	// Audit is the bot's audit log (NoAuditDatabase without
 	// SHIFTWISE_DATABASE_URL: the audit commands then say they need it);
 	// nil leaves the audit commands out.
@@ -72,6 +74,9 @@ func All(d Deps) []bot.Command {
 			}
 			list = append(list, rb.Command())
 		}
+	}
+	if d.Incidents != nil {
+		list = append(list, d.Incidents.Commands()...)
 	}
 	if d.Audit != nil {
 		list = append(list, Audit(d.Audit), AuditVerify(d.Audit))

@@ -42,6 +42,7 @@ type config struct {
 	RollbackCommand     []string // argv; none: rollback returns to the recorded image
 	RollbackTimeout     time.Duration
 	RollbackEnv         []string // the rollback command's whole environment
+	Incidents           incidentConfig
 }
 
 // settings documents every variable; `-help` prints it.
@@ -80,6 +81,10 @@ var settings = []struct{ name, def, what string }{
 	{"SHIFTWISE_DEPLOY_HEALTH_TIMEOUT", "2m", "how long a deployed container has to become healthy before the old one is put back"},
 	{"SHIFTWISE_ROLLBACK_COMMAND", "", `the team's rollback command as a JSON argv, e.g. ["/opt/shiftwise/deploy.sh","rollback","{service}"] (no shell; default: the bot returns to the recorded image)`},
 	{"SHIFTWISE_ROLLBACK_TIMEOUT", "10m", "how long the rollback command may run"},
+	{"SHIFTWISE_OPS_CHANNEL", "", "Slack channel ID where incidents are announced (and handled in a thread where the bot may not create channels); default: where started"},
+	{"SHIFTWISE_ONCALL_GROUP", "", "Slack user group ID (S…) invited to every incident channel"},
+	{"SHIFTWISE_ESCALATION_L2_GROUP", "", "Slack user group ID paged by `incident escalate L2` (Development Team, dev@company.com)"},
+	{"SHIFTWISE_ESCALATION_L3_GROUP", "", "Slack user group ID paged by `incident escalate L3` (System Architects, management@company.com)"},
 }
 
 var slackChannelID = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
@@ -200,6 +205,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.RollbackCommand = argv
 	}
 	c.RollbackEnv = commands.RollbackEnv(getenv, c.ComposeProject, c.DockerHost)
+	c.Incidents, err = loadIncidentConfig(get)
+	if err != nil {
+		errs = append(errs, err.Error())
+	}
 	pct("SHIFTWISE_HEALTH_DISK_PERCENT", &c.Health.DiskPercent)
 	pct("SHIFTWISE_HEALTH_MEMORY_PERCENT", &c.Health.MemoryPercent)
 	pct("SHIFTWISE_HEALTH_DB_CONN_PERCENT", &c.Health.DBConnPercent)
