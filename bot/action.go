@@ -46,7 +46,7 @@ func (e *Engine) HandleAction(ctx context.Context, a Action) Reply {
 	if a.ID == ActionApprove || a.ID == ActionDeny {
 		// The press's Value is untrusted: decide checks it against the
 		// store, the presser's level and the request's state.
-		r := e.decide(ctx, a.Subject, a.Channel, a.Value, a.ID == ActionApprove, a.Progress)
+		r := e.decide(ctx, a.Subject, a.Channel, a.ThreadTS, a.Value, a.ID == ActionApprove, a.Progress)
 		r.Message = e.redact(r.Message)
 		return r
 	}

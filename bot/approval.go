@@ -90,6 +90,7 @@ type Approvals interface {
 type AuditEntry struct {
 	Subject  string
 	Channel  string
+	Thread   string // the thread it was asked in, "" for the channel
 	Command  string
 	Args     string // the redacted command line
 	Decision string // ran, refused, usage, pending, approved, denied, executed, failed, expired
@@ -156,7 +157,7 @@ func (e *Engine) builtinCommands() []Command {
 			Help: "The approver must not be the requester and must hold the command's level when deciding; " +
 				"the request must still be pending. It runs at most once, however many people approve it.",
 			builtin: func(ctx context.Context, req *Request) Reply {
-				return e.decide(ctx, req.Subject, req.Channel, req.Args.First(), approve, req.Progress)
+				return e.decide(ctx, req.Subject, req.Channel, req.Thread, req.Args.First(), approve, req.Progress)
 			},
 		}
 	}
@@ -176,6 +177,11 @@ func (e *Engine) subjectLevel(subject string) (Level, bool) {
 
 // request records a request for cmd and answers with what will happen.
 func (e *Engine) request(ctx context.Context, req *Request, level Level, escalation bool, log logrus.FieldLogger) (Reply, string) {
+	if req.Command.Pin != nil {
+		if r, ok := e.pin(ctx, req, log); !ok {
+			return r, ""
+		}
+	}
 	preview, err := e.preview(ctx, req, log)
 	if err != nil {
 		return usageReply(err), ""
@@ -272,6 +278,47 @@ func (e *Engine) preview(ctx context.Context, req *Request, log logrus.FieldLogg
 	return &m, nil
 }
 
+// pin replaces req's line and arguments with what the command's Pin
+// returns. When it cannot, the reply says why and nothing is recorded.
+func (e *Engine) pin(ctx context.Context, req *Request, log logrus.FieldLogger) (Reply, bool) {
+	pctx, cancel := context.WithTimeout(ctx, previewTimeout)
+	defer cancel()
+	line, err := func() (line string, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("pin crashed: %v", p)
+			}
+		}()
+		return req.Command.Pin(pctx, *req)
+	}()
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		if ue.Usage == "" {
+			ue.Usage = req.Command.UsageLine()
+		}
+		return usageReply(ue), false
+	}
+	var args Args
+	if err == nil {
+		if len(line) > MaxInputBytes {
+			err = fmt.Errorf("the command line it would record is longer than %d bytes", MaxInputBytes)
+		} else if _, a, perr := e.parseStored(Approval{Command: req.Command.Name, Text: line}); perr != nil {
+			err = fmt.Errorf("the command line it would record does not parse: %v", perr) // the command's fault
+		} else {
+			args = a
+		}
+	}
+	if err != nil {
+		log.WithFields(logrus.Fields{"command": req.Command.Name, "error": err.Error()}).Error("pin failed; no request recorded")
+		return Reply{Outcome: OutcomeFailed, Message: Message{
+			Title: "Request not recorded", Status: StatusFailed,
+			Text: fmt.Sprintf("`%s` works out exactly what it would do before anyone approves it, and that failed: %s. Nothing was run or requested.", req.Command.Name, err),
+		}}, false
+	}
+	req.Text, req.Args = line, args
+	return Reply{}, true
+}
+
 func atLeast(l Level) string {
 	if l < Level1 {
 		l = Level1
@@ -282,7 +329,7 @@ func atLeast(l Level) string {
 // decide approves or denies request rawID as who: the button press and
 // the console's `approve <id>` / `deny <id>` both end here. Every refusal
 // runs nothing; an approval runs the command once.
-func (e *Engine) decide(ctx context.Context, who, channel, rawID string, approve bool, progress ProgressFunc) Reply {
+func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string, approve bool, progress ProgressFunc) Reply {
 	start := e.now()
 	verb := "deny"
 	if approve {
@@ -354,7 +401,10 @@ func (e *Engine) decide(ctx context.Context, who, channel, rawID string, approve
 	case err != nil:
 		return e.storeFailed(log, id, err)
 	}
-	entry = AuditEntry{Subject: d.Requester, Channel: channel, Command: d.Command, Args: d.Text, Approver: who}
+	if d.ThreadTS != "" {
+		thread = d.ThreadTS // where the request was posted
+	}
+	entry = AuditEntry{Subject: d.Requester, Channel: channel, Thread: thread, Command: d.Command, Args: d.Text, Approver: who}
 	log = log.WithFields(logrus.Fields{"approval": id, "command": d.Command, "requester": d.Requester})
 	if !approve {
 		entry.Decision, entry.Result, entry.Duration = "denied", "denied "+id, e.now().Sub(start)
@@ -501,7 +551,7 @@ func (e *Engine) ExpireNow(ctx context.Context) ([]Approval, error) {
 	for _, a := range expired {
 		log := e.log.WithFields(logrus.Fields{"approval": a.ID, "command": a.Command, "user": a.Requester, "channel": a.Channel})
 		log.Info("approval request expired")
-		e.audit(ctx, AuditEntry{Subject: a.Requester, Channel: a.Channel, Command: a.Command, Args: a.Text,
+		e.audit(ctx, AuditEntry{Subject: a.Requester, Channel: a.Channel, Thread: a.ThreadTS, Command: a.Command, Args: a.Text,
 			Decision: "expired", Result: "expired " + a.ID}, log)
 		if e.onExpired != nil {
 			e.onExpired(ctx, a)

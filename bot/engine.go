@@ -168,7 +168,7 @@ func (e *Engine) Handle(ctx context.Context, req Request) Reply {
 			result = outcomeWord(reply.Outcome)
 		}
 		e.audit(ctx, AuditEntry{
-			Subject: req.Subject, Channel: req.Channel, Command: reply.Message.Meta.Command,
+			Subject: req.Subject, Channel: req.Channel, Thread: req.Thread, Command: reply.Message.Meta.Command,
 			Args: clip(strings.TrimSpace(req.Text), MaxInputBytes), Decision: decision, Result: result,
 			Duration: reply.Message.Meta.Duration,
 		}, log)

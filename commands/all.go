@@ -19,6 +19,8 @@ type Deps struct {
 	// DataDir is SHIFTWISE_DATA_DIR: the bot's local files (the security
 	// runbook's log snapshots).
 	DataDir string
+	// Incidents, when set, adds the `incident …` commands.
+	Incidents *Incidents
 	// Audit is the bot's audit log (NoAuditDatabase without
 	// SHIFTWISE_DATABASE_URL: the audit commands then say they need it);
 	// nil leaves the audit commands out.
@@ -33,6 +35,12 @@ type Deps struct {
 	Stack *Stack
 	// Host, when set, adds `host` (df -h, free -h).
 	Host *Host
+	// DB and Cache are the operated PostgreSQL and Redis (*postgres.DB,
+	// *redis.Cache); without one its commands are left out.
+	DB    DBOps
+	Cache CacheOps
+	// Deploy wires deploy and rollback; nil leaves them out.
+	Deploy *Deploy
 }
 
 // All returns every command, explicitly. The registry rejects duplicates.
@@ -48,6 +56,15 @@ func All(d Deps) []bot.Command {
 	}
 	if d.DBTest != nil {
 		list = append(list, d.DBTest.Command())
+	}
+	if d.DB != nil {
+		list = append(list, DBCommands(d.DB)...)
+	}
+	if d.Cache != nil {
+		list = append(list, CacheCommands(d.Cache)...)
+	}
+	if d.Deploy != nil {
+		list = append(list, d.Deploy.Commands()...)
 	}
 	if d.Stack != nil {
 		list = append(list, d.Stack.Commands()...)
@@ -68,6 +85,9 @@ func All(d Deps) []bot.Command {
 			}
 			list = append(list, rb.Command())
 		}
+	}
+	if d.Incidents != nil {
+		list = append(list, d.Incidents.Commands()...)
 	}
 	if d.Audit != nil {
 		list = append(list, Audit(d.Audit), AuditVerify(d.Audit))

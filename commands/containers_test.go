@@ -21,9 +21,9 @@ import (
 	"github.com/shiftwise/shiftwise-bot/permissions"
 )
 
-// opsPolicy gives the console users of these tests their levels; stop all
+// containersPolicy gives the console users of these tests their levels; stop all
 // and start all keep their approval unless a test lifts it.
-const opsPolicy = `
+const containersPolicy = `
 g, console:l1, level1
 g, console:l2, level2
 g, console:l3, level3
@@ -192,7 +192,7 @@ func TestStatusAgreesWithDockerPs(t *testing.T) {
 	dockertest.WaitHealthy(t, p.Service("api").ID, 60*time.Second)
 	dockertest.WaitState(t, p.Service("job").ID, "exited", 30*time.Second)
 	dockertest.Stop(t, p.Service("stopped").ID)
-	o := opsOn(t, p, opsPolicy)
+	o := opsOn(t, p, containersPolicy)
 
 	before := dockerPS(t, p.Name)
 	r, _ := o.run("console:l1", "status")
@@ -266,7 +266,7 @@ func (d deployRecord) DeployedImage(_ context.Context, svc string) (string, bool
 
 func TestStatusMarksAgainstTheDeployRecord(t *testing.T) {
 	t.Parallel()
-	o := newOps(t, opsPolicy, dockertest.Service{Name: "api", Ports: []string{"3000"}})
+	o := newOps(t, containersPolicy, dockertest.Service{Name: "api", Ports: []string{"3000"}})
 	o.s.Deployed = deployRecord{"api": "sha256:feedfacefeedfacefeedface"}
 	r, _ := o.run("console:l1", "status")
 	if r.Message.Status != bot.StatusWarn || !strings.Contains(r.Message.Text, "not feedfacefeed that the bot last deployed") {
@@ -298,7 +298,7 @@ func parseDockerSize(t *testing.T, s string) float64 {
 func TestStatsAndTopAgreeWithDocker(t *testing.T) {
 	t.Parallel()
 	data := testenv.Get("SHIFTWISE_TEST_DATA_IMAGE")
-	o := newOps(t, opsPolicy,
+	o := newOps(t, containersPolicy,
 		dockertest.Service{Name: "idle", Ports: []string{"3000"}},
 		// Busy for at most 90 s, so a test killed midway leaves nothing spinning.
 		dockertest.Service{Name: "busy", Image: data, Cmd: []string{"timeout", "90", "sh", "-c", "while :; do :; done"}, NoWait: true},
@@ -405,7 +405,7 @@ func post(t *testing.T, base, path string, q url.Values) {
 
 func TestRestartWaitsUntilHealthyAndFollowsTheLevels(t *testing.T) {
 	t.Parallel()
-	o := newOps(t, opsPolicy,
+	o := newOps(t, containersPolicy,
 		dockertest.Service{Name: "api", Ports: []string{"3000"}, Health: dockertest.HTTPHealth()},
 		dockertest.Service{Name: "postgres", Ports: []string{"3000"}, Health: dockertest.HTTPHealth()},
 		dockertest.Service{Name: "worker", Ports: []string{"3000"}},
@@ -506,7 +506,7 @@ func TestRestartReportsAContainerThatStaysUnhealthy(t *testing.T) {
 	p := dockertest.StartProject(t, dockertest.Service{Name: "api", Ports: []string{"3000"},
 		Env: []string{"DEMO_HEALTH_MODE=fail"}, Health: &dockertest.Health{Test: dockertest.HTTPHealth().Test, Retries: 1}})
 	dockertest.WaitHealth(t, p.Service("api").ID, "unhealthy", 60*time.Second)
-	o := opsOn(t, p, opsPolicy)
+	o := opsOn(t, p, containersPolicy)
 	r, _ := o.run("console:l1", "restart api")
 	c := r.Message.Checks
 	if r.Outcome != bot.OutcomeFailed || len(c) != 1 || c[0].Status != bot.StatusFailed || !strings.Contains(c[0].Value, "unhealthy") {
@@ -522,7 +522,7 @@ func TestStopAllAndStartNeedTheirLevelsAndBringTheStackBack(t *testing.T) {
 	}
 	// Without approvals (no bot database) stop all and start all are
 	// requests nobody can take: nothing stops.
-	o := newOps(t, opsPolicy, services...)
+	o := newOps(t, containersPolicy, services...)
 	for _, text := range []string{"stop all", "start all"} {
 		r, _ := o.run("console:l3", text)
 		if r.Outcome != bot.OutcomePending || !strings.Contains(r.Message.Text, "approval") {
@@ -542,7 +542,7 @@ func TestStopAllAndStartNeedTheirLevelsAndBringTheStackBack(t *testing.T) {
 	// With the approval lifted by the policy, Level 3 stops and starts;
 	// the bot's own container (here a stand-in) is left alone.
 	self := dockertest.StartNamedProject(t, o.project.Name, dockertest.Service{Name: "shiftwise-bot", Ports: []string{"3000"}}).Containers[0]
-	o = opsOn(t, o.project, opsPolicy+"p2, stop:all, -, no-approval\np2, start:all, -, no-approval\n")
+	o = opsOn(t, o.project, containersPolicy+"p2, stop:all, -, no-approval\np2, start:all, -, no-approval\n")
 	o.s.Self = self.ID
 	if r, _ := o.run("console:l3", "restart shiftwise-bot"); r.Outcome != bot.OutcomeFailed || !strings.Contains(r.Message.Text, "the bot's own service") {
 		t.Errorf("restart of the bot's own service:\n%s", render(r.Message))
@@ -633,7 +633,7 @@ func TestRestartAllNeedsTheLevelOfEveryLiveService(t *testing.T) {
 		dockertest.Service{Name: "api", Ports: []string{"3000"}},
 		dockertest.Service{Name: "billing", Ports: []string{"3000"}},
 	)
-	o := opsOn(t, p, opsPolicy+"p2, restart:billing, level3, -\n")
+	o := opsOn(t, p, containersPolicy+"p2, restart:billing, level3, -\n")
 	before := startedAt(t, p.Service("billing").ID)
 	r, _ := o.run("console:l2", "restart all")
 	if r.Outcome != bot.OutcomeDenied || !strings.Contains(r.Message.Text, "needs Level 3") {

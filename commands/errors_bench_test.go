@@ -75,7 +75,7 @@ func benchLogs(b *testing.B) (*ops, int64) {
 		}
 		size += n
 	}
-	o := opsOn(b, p, opsPolicy)
+	o := opsOn(b, p, containersPolicy)
 	o.s.Redact = redact.New().Redact // as main wires it: every error line is redacted before grouping
 	return o, size
 }

@@ -43,7 +43,7 @@ func withoutTime(lines []string) []string {
 
 func TestLogsTailGrepAndBadInput(t *testing.T) {
 	t.Parallel()
-	o := newOps(t, opsPolicy,
+	o := newOps(t, containersPolicy,
 		dockertest.Service{Name: "api", Ports: []string{"3000"}},
 		dockertest.Service{Name: "worker", Ports: []string{"3000"}},
 	)
@@ -107,7 +107,7 @@ func TestLogsTailGrepAndBadInput(t *testing.T) {
 
 func TestLogsFollowStreamsNewLinesInPlace(t *testing.T) {
 	t.Parallel()
-	o := newOps(t, opsPolicy, dockertest.Service{Name: "api", Ports: []string{"3000"}})
+	o := newOps(t, containersPolicy, dockertest.Service{Name: "api", Ports: []string{"3000"}})
 	api := o.project.Service("api")
 	logLines(t, api, 3, "stdout", "old line")
 	waitFor(t, func() bool {
@@ -158,7 +158,7 @@ func TestLogsFollowStreamsNewLinesInPlace(t *testing.T) {
 
 func TestErrorsGroupsNormalisedLinesAcrossServices(t *testing.T) {
 	t.Parallel()
-	o := newOps(t, opsPolicy,
+	o := newOps(t, containersPolicy,
 		dockertest.Service{Name: "api", Ports: []string{"3000"}},
 		dockertest.Service{Name: "worker", Ports: []string{"3000"}},
 	)
@@ -261,14 +261,14 @@ func BenchmarkNormalizeLine(b *testing.B) {
 func TestLogsAndErrorsRedactSeededSecrets(t *testing.T) {
 	t.Parallel()
 	p := dockertest.StartProject(t, dockertest.Service{Name: "api", Ports: []string{"3000"}})
-	o := opsOn(t, p, opsPolicy)
+	o := opsOn(t, p, containersPolicy)
 	red := redact.New()
 	o.s.Redact = red.Redact
 	reg, err := bot.NewRegistry(o.s.Commands()...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	authz, err := permissions.New(opsPolicy, nil)
+	authz, err := permissions.New(containersPolicy, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,9 @@ type Options struct {
 	Channels []string
 	// DirectMessages allows commands in direct messages (channel IDs D…).
 	DirectMessages bool
+	// AlsoAllowed, when set, admits channels beyond Channels (the
+	// incidents' own channels, created while the bot runs).
+	AlsoAllowed func(channel string) bool
 	// ProgressAfter: a command still running after this gets a progress
 	// message, updated in place with the result (default 1.5 s).
 	ProgressAfter time.Duration
@@ -332,7 +335,7 @@ type origin struct {
 func (b *Bot) permitted(ctx context.Context, o origin) bool {
 	dm := strings.HasPrefix(o.channel, "D")
 	switch {
-	case dm && b.o.DirectMessages, !dm && (len(b.allowed) == 0 || b.allowed[o.channel]):
+	case dm && b.o.DirectMessages, !dm && (len(b.allowed) == 0 || b.allowed[o.channel] || b.o.AlsoAllowed != nil && b.o.AlsoAllowed(o.channel)):
 		return true
 	}
 	text := "I don't run commands in this channel. Ask in one of the ops channels."
@@ -349,7 +352,7 @@ func (b *Bot) command(ctx context.Context, o origin, text string) {
 	if !b.permitted(ctx, o) {
 		return
 	}
-	req := bot.Request{Subject: "slack:" + o.user, Channel: o.channel, Text: text}
+	req := bot.Request{Subject: "slack:" + o.user, Channel: o.channel, Thread: o.thread, Text: text}
 	done := make(chan bot.Reply, 1)
 	go func() { done <- b.o.Core.Handle(ctx, req) }()
 	var progressTS string

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shiftwise/shiftwise-bot/commands"
+	"github.com/shiftwise/shiftwise-bot/integrations/runcmd"
 )
 
 // config is the bot's environment, read once at start. Names and defaults
@@ -35,8 +36,13 @@ type config struct {
 	Health      commands.HealthLimits
 	HealthReuse time.Duration
 
-	LogDir        string   // SHIFTWISE_LOG_DIR, cleaned by `cleanup`
-	DBTestCommand []string // SHIFTWISE_DB_TEST_COMMAND, run by `db test`
+	LogDir              string   // SHIFTWISE_LOG_DIR, cleaned by `cleanup`
+	DBTestCommand       []string // SHIFTWISE_DB_TEST_COMMAND, run by `db test`
+	DeployHealthTimeout time.Duration
+	RollbackCommand     []string // argv; none: rollback returns to the recorded image
+	RollbackTimeout     time.Duration
+	RollbackEnv         []string // the rollback command's whole environment
+	Incidents           incidentConfig
 }
 
 // settings documents every variable; `-help` prints it.
@@ -72,6 +78,13 @@ var settings = []struct{ name, def, what string }{
 	{"SHIFTWISE_HEALTH_REUSE", "2s", "health requests within this of a finished run share its result (0 = never)"},
 	{"SHIFTWISE_LOG_DIR", "./logs", "the ShiftWise log directory `cleanup` deletes old *.log files from"},
 	{"SHIFTWISE_DB_TEST_COMMAND", `["shiftwise-demo","dbtest"]`, "JSON array run in the api container by `db test` (runbook: [\"npm\",\"run\",\"db:test\"])"},
+	{"SHIFTWISE_DEPLOY_HEALTH_TIMEOUT", "2m", "how long a deployed container has to become healthy before the old one is put back"},
+	{"SHIFTWISE_ROLLBACK_COMMAND", "", `the team's rollback command as a JSON argv, e.g. ["/opt/shiftwise/deploy.sh","rollback","{service}"] (no shell; default: the bot returns to the recorded image)`},
+	{"SHIFTWISE_ROLLBACK_TIMEOUT", "10m", "how long the rollback command may run"},
+	{"SHIFTWISE_OPS_CHANNEL", "", "Slack channel ID where incidents are announced (and handled in a thread where the bot may not create channels); default: where started"},
+	{"SHIFTWISE_ONCALL_GROUP", "", "Slack user group ID (S…) invited to every incident channel"},
+	{"SHIFTWISE_ESCALATION_L2_GROUP", "", "Slack user group ID paged by `incident escalate L2` (Development Team, dev@company.com)"},
+	{"SHIFTWISE_ESCALATION_L3_GROUP", "", "Slack user group ID paged by `incident escalate L3` (System Architects, management@company.com)"},
 }
 
 var slackChannelID = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
@@ -184,6 +197,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.LogDir = get("SHIFTWISE_LOG_DIR")
 	c.DBTestCommand, err = commands.ParseDBTestCommand(get("SHIFTWISE_DB_TEST_COMMAND"))
 	check("SHIFTWISE_DB_TEST_COMMAND", err)
+	dur("SHIFTWISE_DEPLOY_HEALTH_TIMEOUT", &c.DeployHealthTimeout)
+	dur("SHIFTWISE_ROLLBACK_TIMEOUT", &c.RollbackTimeout)
+	if v := get("SHIFTWISE_ROLLBACK_COMMAND"); v != "" {
+		argv, err := runcmd.ParseArgv(v)
+		check("SHIFTWISE_ROLLBACK_COMMAND", err)
+		c.RollbackCommand = argv
+	}
+	c.RollbackEnv = commands.RollbackEnv(getenv, c.ComposeProject, c.DockerHost)
+	c.Incidents, err = loadIncidentConfig(get)
+	if err != nil {
+		errs = append(errs, err.Error())
+	}
 	pct("SHIFTWISE_HEALTH_DISK_PERCENT", &c.Health.DiskPercent)
 	pct("SHIFTWISE_HEALTH_MEMORY_PERCENT", &c.Health.MemoryPercent)
 	pct("SHIFTWISE_HEALTH_DB_CONN_PERCENT", &c.Health.DBConnPercent)

@@ -125,14 +125,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		sb, err := slack.New(slack.Options{
 			AppToken: cfg.SlackAppToken, BotToken: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL,
 			Core: app.engine, Logger: log, Channels: cfg.SlackChannels, DirectMessages: cfg.SlackDMs,
+			AlsoAllowed: app.incidents.Holds,
 		})
 		if err != nil {
 			fmt.Fprintln(stderr, "shiftwise-bot:", red.Redact(err.Error()))
 			return exitUsage
 		}
 		app.notifyExpired = sb.NotifyExpired // an expired request says so in its thread
+		app.incidents.SetWorkspace(sb.Workspace())
 		app.auditChannel(sb, cfg.AuditChannel, log)
 		app.sweep(ctx)
+		app.flushTimeline(ctx)
 		log.Info("connecting to Slack (Socket Mode)")
 		if err := sb.Run(ctx); err != nil {
 			log.WithError(err).Error("slack transport stopped")
@@ -142,6 +145,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitOK
 	}
 	app.sweep(ctx)
+	app.flushTimeline(ctx)
 	c := &console.Console{Core: app.engine, Subject: subject}
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		c.Prompt = "shiftwise> "
@@ -207,6 +211,8 @@ type app struct {
 	// notifyExpired, set before the sweep starts, tells the transport
 	// of a request that expired undecided.
 	notifyExpired func(context.Context, bot.Approval)
+	incidents     *commands.Incidents
+	timeline      *commands.Timeline
 	// trail writes audit entries (database, else the spool); nil without
 	// SHIFTWISE_DATABASE_URL.
 	trail *audittrail.Trail
@@ -311,16 +317,38 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 			return nil, err
 		}
 	}
+	deployer := &commands.Deploy{
+		Docker: dock,
+		// While Backup is nil (the backup commands could not be set up),
+		// deploy refuses without --no-backup.
+		Verify:          commands.ServiceHealthURLs(httpClient, map[string]string{"api": cfg.APIURL, "frontend": cfg.FrontendURL}),
+		LevelOf:         authz.Level,
+		HealthTimeout:   cfg.DeployHealthTimeout,
+		RollbackCommand: cfg.RollbackCommand,
+		RollbackEnv:     cfg.RollbackEnv,
+		RollbackTimeout: cfg.RollbackTimeout,
+		Log:             log.WithField("component", "deploy"),
+	}
 	var reg *bot.Registry
+	a.newIncidents(cfg, red, log)
 	deps := commands.Deps{Health: a.health, Authz: authz, LoadPolicy: a.loadPolicy,
 		Commands: func() []*bot.Command { return reg.Commands() },
 		Parse:    func(line string) (*bot.Command, bot.Args, error) { return reg.Parse(line) },
 		DataDir:  cfg.DataDir,
-		Backups:  backupsCmd, Cleanup: cleanupCmd, DBTest: dbTestCmd}
+		Backups:  backupsCmd, Cleanup: cleanupCmd, DBTest: dbTestCmd, Incidents: a.incidents}
 	deps.Audit = commands.NoAuditDatabase
 	if a.trail != nil {
 		deps.Audit = a.trail
 	}
+	deps.DB, deps.Cache = db, cache
+	if backupsCmd != nil {
+		// Every deploy takes a backup first, as the runbook's does.
+		deployer.Backup = func(ctx context.Context) (string, error) {
+			b, err := backupsCmd.Create(ctx)
+			return b.Name, err
+		}
+	}
+	deps.Deploy = deployer
 	deps.Stack = &commands.Stack{Engine: dock, Logs: dock, Redact: red.Redact, Self: docker.SelfID()}
 	deps.Host = &commands.Host{WarnPercent: cfg.Health.DiskPercent}
 	reg, err = bot.NewRegistry(append(commands.All(deps), extraCommands...)...)
@@ -331,6 +359,8 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 	opts := bot.Options{Registry: reg, Authorizer: authz, Redactor: red, Logger: log, ApprovalTTL: cfg.ApprovalTTL}
 	if lazy != nil {
 		opts.Approvals, opts.Auditor = botstore.LazyApprovals{L: lazy}, a.trail
+		a.openTimelineSpool(cfg, log)
+		opts.Auditor = a.attachIncidentStore(botstore.LazyIncidents{L: lazy}, opts.Auditor)
 		opts.OnExpired = func(ctx context.Context, ap bot.Approval) {
 			log.WithFields(logrus.Fields{"approval": ap.ID, "command": ap.Command, "user": ap.Requester, "channel": ap.Channel}).
 				Warn("approval request expired without a decision")

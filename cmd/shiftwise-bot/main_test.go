@@ -49,21 +49,23 @@ func demoEnv(t testing.TB) map[string]string {
 	}
 }
 
-// testDataDir stands in for SHIFTWISE_DATA_DIR when a test sets none, so
-// that no test writes ./data into the source tree.
-var testDataDir = sync.OnceValue(func() string {
-	dir, err := os.MkdirTemp("", "shiftwise-bot-test-data-")
-	if err != nil {
-		panic(err)
-	}
-	return dir
-})
-
+// runWith runs the bot in-process. A test that sets no SHIFTWISE_DATA_DIR
+// gets a fresh one for this run alone, removed afterwards, so that no run
+// writes ./data into the source tree or leaves spooled entries to the next.
 func runWith(env map[string]string, stdin string, args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
+	dataDir := env["SHIFTWISE_DATA_DIR"]
+	if dataDir == "" {
+		dir, err := os.MkdirTemp("", "shiftwise-bot-test-data-")
+		if err != nil {
+			panic(err)
+		}
+		defer os.RemoveAll(dir)
+		dataDir = dir
+	}
 	getenv := func(k string) string {
-		if k == "SHIFTWISE_DATA_DIR" && env[k] == "" {
-			return testDataDir()
+		if k == "SHIFTWISE_DATA_DIR" {
+			return dataDir
 		}
 		return env[k]
 	}
@@ -115,6 +117,8 @@ func TestStartupErrorsNameTheSetting(t *testing.T) {
 		"SHIFTWISE_API_URL":             {"SHIFTWISE_API_URL": "ftp://x"},
 		"SLACK_BOT_TOKEN":               {"SLACK_APP_TOKEN": "xapp-1"},
 		"SHIFTWISE_POLICY":              {"SHIFTWISE_POLICY": "/nonexistent/policy.csv"},
+		"SHIFTWISE_ROLLBACK_COMMAND":    {"SHIFTWISE_ROLLBACK_COMMAND": "/opt/deploy.sh rollback"}, // not a JSON argv
+		"SHIFTWISE_ROLLBACK_TIMEOUT":    {"SHIFTWISE_ROLLBACK_TIMEOUT": "-1m"},
 	}
 	for name, env := range cases {
 		code, _, stderr := runWith(env, "", "health")

@@ -12,10 +12,6 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// LabelDeployedImage is the label the bot's deploy puts on a container it
-// created: the image ID it meant the container to run.
-const LabelDeployedImage = "shiftwise.deployed-image"
-
 // Deadlines of the container operations when the caller's context has none.
 const (
 	defaultStopSeconds = 10              // SIGTERM grace before SIGKILL, as docker-compose
