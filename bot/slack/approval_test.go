@@ -23,7 +23,8 @@ func TestApprovalInTheThread(t *testing.T) {
 	s, _ := storetest.OpenTest(t)
 	var runs atomic.Int32
 	reg, err := bot.NewRegistry(bot.Command{Name: "purge", Summary: "needs approval", Level: bot.Level1, Approval: true, MaxArgs: -1,
-		Run: func(context.Context, bot.Request) (bot.Message, error) {
+		Run: func(ctx context.Context, _ bot.Request) (bot.Message, error) {
+			bot.Report(ctx, bot.Message{Title: "Purging the cache"})
 			runs.Add(1)
 			return bot.Message{Title: "Purged", Status: bot.StatusOK}, nil
 		}})
@@ -75,9 +76,23 @@ func TestApprovalInTheThread(t *testing.T) {
 	}
 	click.User = "UDEV"
 	fake.BlockAction(click)
+	// The approved command reports progress at once: its progress message
+	// comes first, then the result replaces it.
+	if _, err := fake.WaitCalls("chat.update", 1, wait); err != nil {
+		t.Fatal(err)
+	}
 	msgs = r.messages(t, "C0OPS", 3)
 	if msgs[2].Ephemeral || msgs[2].ThreadTS != req.TS || !strings.Contains(texts(msgs[2]), "approved by slack:UDEV") || runs.Load() != 1 {
 		t.Errorf("approval: %+v\n%s (runs %d)", msgs[2], texts(msgs[2]), runs.Load())
+	}
+	// The approved command's progress was shown in the request's thread,
+	// in the message its result then replaced.
+	var progressShown bool
+	for _, c := range fake.Calls("chat.postMessage") {
+		progressShown = progressShown || (c.Param("thread_ts") == req.TS && strings.Contains(c.Param("text"), "Purging the cache"))
+	}
+	if msgs = fake.Messages("C0OPS"); !progressShown || msgs[2].Updates != 1 || !strings.Contains(texts(msgs[2]), "Purged") {
+		t.Errorf("progress of the approved command: shown in the thread %v, result %+v", progressShown, msgs[2])
 	}
 
 	r.slash(t, "C0OPS", "UOPS", "purge more")

@@ -41,6 +41,10 @@ type Options struct {
 	// ProgressAfter: a command still running after this gets a progress
 	// message, updated in place with the result (default 1.5 s).
 	ProgressAfter time.Duration
+	// ProgressEvery is the least time between two updates of one
+	// progress message (default 1 s): reports in between are coalesced,
+	// only the newest is shown.
+	ProgressEvery time.Duration
 	// ShutdownTimeout bounds how long running commands may finish after
 	// the bot is told to stop (default 25 s).
 	ShutdownTimeout time.Duration
@@ -86,6 +90,9 @@ func New(o Options) (*Bot, error) {
 	}
 	if o.ProgressAfter <= 0 {
 		o.ProgressAfter = 1500 * time.Millisecond
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = time.Second
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 25 * time.Second
@@ -316,8 +323,12 @@ func (b *Bot) interactive(ctx context.Context, evt socketmode.Event) {
 			if !b.permitted(ctx, o) {
 				return
 			}
+			// An approved command runs now: its progress goes into the
+			// request's thread, where its result follows.
+			p := b.startProgress(ctx, o, "the approved command")
+			act.Progress = p.report
 			reply := b.o.Core.HandleAction(ctx, act)
-			b.deliver(ctx, o, reply, "")
+			b.deliver(ctx, o, reply, p.finish())
 		})
 	}
 }
@@ -344,46 +355,16 @@ func (b *Bot) permitted(ctx context.Context, o origin) bool {
 	return false
 }
 
-// command runs one command line and posts its result where it was asked.
+// command runs one command line and posts its result where it was asked;
+// its progress, when it reports any or runs long, in one message updated
+// in place that the result then replaces.
 func (b *Bot) command(ctx context.Context, o origin, text string) {
 	if !b.permitted(ctx, o) {
 		return
 	}
-	req := bot.Request{Subject: "slack:" + o.user, Channel: o.channel, Text: text}
-	done := make(chan bot.Reply, 1)
-	go func() { done <- b.o.Core.Handle(ctx, req) }()
-	var progressTS string
-	timer := time.NewTimer(b.o.ProgressAfter)
-	defer timer.Stop()
-	var reply bot.Reply
-	select {
-	case reply = <-done:
-	case <-timer.C:
-		progressTS = b.progress(ctx, o, text)
-		reply = <-done
-	}
-	b.deliver(ctx, o, reply, progressTS)
-}
-
-// progress posts "running…" and returns its ts ("" if it could not).
-func (b *Bot) progress(ctx context.Context, o origin, text string) string {
-	name := strings.Fields(text)
-	what := "your command"
-	if len(name) > 0 {
-		what = "`" + clip(name[0], 40) + "`"
-	}
-	msg := fmt.Sprintf(":hourglass_flowing_sand: Running %s for <@%s>…", escape(what), o.user)
-	var ts string
-	err := b.post.do(ctx, o.channel, "chat.postMessage", func(ctx context.Context) error {
-		_, t, err := b.api.PostMessageContext(ctx, o.channel, slack.MsgOptionText(msg, false), slack.MsgOptionTS(o.thread))
-		ts = t
-		return err
-	})
-	if err != nil {
-		b.log.WithError(err).Warn("slack: progress message not posted")
-		return ""
-	}
-	return ts
+	p := b.startProgress(ctx, o, commandName(text))
+	reply := b.o.Core.Handle(ctx, bot.Request{Subject: "slack:" + o.user, Channel: o.channel, Text: text, Progress: p.report})
+	b.deliver(ctx, o, reply, p.finish())
 }
 
 // deliver posts a reply: refusals and usage errors privately to the
