@@ -121,10 +121,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	app.reloadOnHangup(ctx, log)
 	switch {
 	case slackMode:
-		sb, err := slack.New(slack.Options{
+		so := slack.Options{
 			AppToken: cfg.SlackAppToken, BotToken: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL,
 			Core: app.engine, Logger: log, Channels: cfg.SlackChannels, DirectMessages: cfg.SlackDMs,
-		})
+		}
+		if app.store != nil {
+			// `approve <id>` typed anywhere answers in the request's thread.
+			so.Requests = botstore.Approvals{S: app.store}
+		}
+		sb, err := slack.New(so)
 		if err != nil {
 			fmt.Fprintln(stderr, "shiftwise-bot:", red.Redact(err.Error()))
 			return exitUsage
@@ -201,6 +206,7 @@ type app struct {
 	health     *commands.Health
 	authz      *permissions.Authorizer
 	loadPolicy func() (string, error)
+	store      *store.Store // the bot's database; nil without one
 	closers    []func()
 	// notifyExpired, set before the sweep starts, tells the transport
 	// of a request that expired undecided.
@@ -300,6 +306,7 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 			log.WithField("error", red.Redact(err.Error())).Warn("SHIFTWISE_DATABASE_URL: the bot's database is unreachable; running WITHOUT approvals and audit until restarted")
 		} else {
 			a.closers = append(a.closers, st.Close)
+			a.store = st
 			opts.Approvals, opts.Auditor = botstore.Approvals{S: st}, botstore.Auditor{S: st}
 			opts.OnExpired = func(ctx context.Context, ap bot.Approval) {
 				log.WithFields(logrus.Fields{"approval": ap.ID, "command": ap.Command, "user": ap.Requester, "channel": ap.Channel}).
