@@ -61,6 +61,10 @@ type Options struct {
 	// store), so that `approve <id>` or `deny <id>` typed anywhere
 	// answers in the request's own thread, where its buttons are.
 	Requests Requests
+	// Deliveries, when set, decides across processes that a delivery
+	// runs once (main passes the bot's store); this process's own memory
+	// answers first.
+	Deliveries Deliveries
 }
 
 // Requests finds an approval request by ID (bot.Approvals has this Get).
@@ -126,7 +130,7 @@ func New(o Options) (*Bot, error) {
 	b := &Bot{
 		o: o, api: api, log: o.Logger.WithField("transport", "slack"),
 		sm:      socketmode.New(api),
-		once:    newOnce(time.Hour, 100_000),
+		once:    newOnce(dedupTTL, 100_000),
 		allowed: map[string]bool{},
 		slots:   make(chan struct{}, o.MaxRunning),
 	}
@@ -198,11 +202,14 @@ func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
 	switch evt.Type {
 	case socketmode.EventTypeSlashCommand:
 		cmd, ok := evt.Data.(slack.SlashCommand)
-		if !ok || !b.once.first("envelope:"+evt.Request.EnvelopeID, time.Now()) {
+		key := "envelope:" + evt.Request.EnvelopeID
+		if !ok || !b.once.first(key, time.Now()) {
 			return
 		}
 		b.spawn(func() {
-			b.command(ctx, origin{channel: cmd.ChannelID, user: cmd.UserID}, unescape(cmd.Text))
+			if b.firstDelivery(ctx, key) {
+				b.command(ctx, origin{channel: cmd.ChannelID, user: cmd.UserID}, unescape(cmd.Text))
+			}
 		})
 	case socketmode.EventTypeEventsAPI:
 		b.eventsAPI(ctx, evt)
@@ -273,7 +280,9 @@ func (b *Bot) eventsAPI(ctx context.Context, evt socketmode.Event) {
 	}
 	text := b.mentionText(m.Text)
 	b.spawn(func() {
-		b.command(ctx, origin{channel: m.Channel, user: m.User, thread: m.ThreadTimeStamp}, text)
+		if b.firstDelivery(ctx, key) {
+			b.command(ctx, origin{channel: m.Channel, user: m.User, thread: m.ThreadTimeStamp}, text)
+		}
 	})
 }
 
@@ -322,14 +331,15 @@ func (b *Bot) interactive(ctx context.Context, evt socketmode.Event) {
 		// value and person: run it once. Another person's press of the
 		// same button is theirs (the requester's refused click must not
 		// swallow the approver's); the database decides between them.
-		if !b.once.first("action:"+msgTS+"|"+a.ActionID+"|"+a.Value+"|"+cb.User.ID, time.Now()) {
+		key := "action:" + msgTS + "|" + a.ActionID + "|" + a.Value + "|" + cb.User.ID
+		if !b.once.first(key, time.Now()) {
 			b.log.WithFields(logrus.Fields{"action": a.ActionID, "user": cb.User.ID}).Info("slack: repeated button press ignored")
 			continue
 		}
 		act := bot.Action{ID: a.ActionID, Value: a.Value, Subject: "slack:" + cb.User.ID, Channel: channel, MessageTS: msgTS, ThreadTS: thread}
 		o := origin{channel: channel, user: cb.User.ID, thread: thread}
 		b.spawn(func() {
-			if !b.permitted(ctx, o) {
+			if !b.firstDelivery(ctx, key) || !b.permitted(ctx, o) {
 				return
 			}
 			// An approved command runs now: its progress goes into the

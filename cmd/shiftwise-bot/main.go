@@ -126,8 +126,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			Core: app.engine, Logger: log, Channels: cfg.SlackChannels, DirectMessages: cfg.SlackDMs,
 		}
 		if app.store != nil {
-			// `approve <id>` typed anywhere answers in the request's thread.
-			so.Requests = botstore.Approvals{S: app.store}
+			// `approve <id>` typed anywhere answers in the request's thread;
+			// a redelivery runs once across replicas.
+			so.Requests, so.Deliveries = botstore.Approvals{S: app.store}, app.store
 		}
 		sb, err := slack.New(so)
 		if err != nil {
