@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -81,10 +82,15 @@ type Bot struct {
 	once    *once
 	post    *poster
 	allowed map[string]bool
-	running sync.WaitGroup
-	slots   chan struct{} // MaxRunning tokens
-	self    string        // the bot's user ID, from auth.test
+	running sync.WaitGroup // jobs queued or running
+	work    *workQueue
+	self    string // the bot's user ID, from auth.test
+	apiURL  string // the Web API base, with its trailing slash
+	http    *http.Client
 }
+
+// webAPITimeout bounds one Web API call (a 429's wait is outside it).
+const webAPITimeout = 30 * time.Second
 
 // New checks the options and builds the clients; it does not connect.
 func New(o Options) (*Bot, error) {
@@ -119,20 +125,24 @@ func New(o Options) (*Bot, error) {
 	if o.MaxRunning <= 0 {
 		o.MaxRunning = 4
 	}
-	opts := []slack.Option{slack.OptionAppLevelToken(o.AppToken)}
-	if o.APIURL != "" {
-		opts = append(opts, slack.OptionAPIURL(o.APIURL))
+	if o.HTTPClient == nil {
+		// Every Web API call has a deadline, and posts to many channels
+		// at once reuse connections instead of opening new ones.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 16
+		o.HTTPClient = &http.Client{Transport: t, Timeout: webAPITimeout}
 	}
-	if o.HTTPClient != nil {
-		opts = append(opts, slack.OptionHTTPClient(o.HTTPClient))
+	apiURL := o.APIURL
+	if apiURL == "" {
+		apiURL = slack.APIURL
 	}
-	api := slack.New(o.BotToken, opts...)
+	api := slack.New(o.BotToken, slack.OptionAppLevelToken(o.AppToken), slack.OptionAPIURL(apiURL), slack.OptionHTTPClient(o.HTTPClient))
 	b := &Bot{
-		o: o, api: api, log: o.Logger.WithField("transport", "slack"),
+		o: o, api: api, apiURL: apiURL, http: o.HTTPClient, log: o.Logger.WithField("transport", "slack"),
 		sm:      socketmode.New(api),
 		once:    newOnce(dedupTTL, 100_000),
 		allowed: map[string]bool{},
-		slots:   make(chan struct{}, o.MaxRunning),
+		work:    newWorkQueue(),
 	}
 	b.post = newPoster(b.log, o.PostEvery, o.PostBurst)
 	for _, c := range o.Channels {
@@ -156,6 +166,11 @@ func (b *Bot) Run(ctx context.Context) error {
 	// at shutdown, ShutdownTimeout to finish.
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
+	var workers sync.WaitGroup
+	for range b.o.MaxRunning {
+		workers.Go(b.worker)
+	}
+	defer func() { b.work.close(); workers.Wait() }()
 	smDone := make(chan error, 1)
 	go func() { smDone <- b.sm.RunContext(ctx) }()
 
@@ -198,6 +213,11 @@ func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
 		if err := b.sm.Ack(*evt.Request); err != nil {
 			b.log.WithError(err).Error("slack: ack failed")
 		}
+		// slack-go's writer goroutine, just woken with the ack, runs
+		// now, before this goroutine wakes a worker (which would take its
+		// place at the head of the scheduler's queue) or does anything
+		// else with the envelope.
+		runtime.Gosched()
 	}
 	switch evt.Type {
 	case socketmode.EventTypeSlashCommand:
@@ -242,19 +262,29 @@ func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
 	}
 }
 
+// spawn queues fn for a worker; it never blocks.
 func (b *Bot) spawn(fn func()) {
 	b.running.Add(1)
-	go func() {
-		defer b.running.Done()
-		b.slots <- struct{}{}
-		defer func() { <-b.slots }()
-		defer func() {
-			if p := recover(); p != nil {
-				b.log.WithField("panic", fmt.Sprint(p)).Error("slack: handler crashed")
-			}
+	b.work.push(fn)
+}
+
+// worker runs queued jobs one at a time until the queue is closed.
+func (b *Bot) worker() {
+	for {
+		fn, ok := b.work.pop()
+		if !ok {
+			return
+		}
+		func() {
+			defer b.running.Done()
+			defer func() {
+				if p := recover(); p != nil {
+					b.log.WithField("panic", fmt.Sprint(p)).Error("slack: handler crashed")
+				}
+			}()
+			fn()
 		}()
-		fn()
-	}()
+	}
 }
 
 func (b *Bot) eventsAPI(ctx context.Context, evt socketmode.Event) {
@@ -467,7 +497,7 @@ func (b *Bot) deliver(ctx context.Context, o origin, reply bot.Reply, progressTS
 		b.update(ctx, o, ts, r)
 	} else {
 		err := b.post.do(ctx, o.channel, "chat.postMessage", func(ctx context.Context) error {
-			_, t, err := b.api.PostMessageContext(ctx, o.channel, slack.MsgOptionText(r.Text, false), slack.MsgOptionBlocks(r.Blocks...), slack.MsgOptionTS(o.thread))
+			t, err := b.postMessage(ctx, o.channel, r.Text, r.Blocks, o.thread)
 			ts = t
 			return err
 		})
@@ -485,7 +515,7 @@ func (b *Bot) deliver(ctx context.Context, o origin, reply bot.Reply, progressTS
 	}
 	for _, blocks := range r.Replies {
 		err := b.post.do(ctx, o.channel, "chat.postMessage", func(ctx context.Context) error {
-			_, _, err := b.api.PostMessageContext(ctx, o.channel, slack.MsgOptionText(r.Text+" (continued)", false), slack.MsgOptionBlocks(blocks...), slack.MsgOptionTS(thread))
+			_, err := b.postMessage(ctx, o.channel, r.Text+" (continued)", blocks, thread)
 			return err
 		})
 		if err != nil {
@@ -550,8 +580,7 @@ var slackChannel = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
 
 func (b *Bot) update(ctx context.Context, o origin, ts string, r Rendered) {
 	err := b.post.do(ctx, o.channel, "chat.update", func(ctx context.Context) error {
-		_, _, _, err := b.api.UpdateMessageContext(ctx, o.channel, ts, slack.MsgOptionText(r.Text, false), slack.MsgOptionBlocks(r.Blocks...))
-		return err
+		return b.updateMessage(ctx, o.channel, ts, r.Text, r.Blocks)
 	})
 	if err != nil {
 		b.log.WithError(err).Error("slack: message not updated")

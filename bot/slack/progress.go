@@ -24,9 +24,12 @@ type progress struct {
 	o     origin
 	what  string // "`health`", shown while no report has come
 	every time.Duration
+	timer *time.Timer // ProgressAfter: starts the loop with "Running …"
 
-	mu     sync.Mutex
-	latest *bot.Message // the newest state not yet shown
+	mu      sync.Mutex
+	latest  *bot.Message // the newest state not yet shown
+	started bool         // the loop runs (or ran)
+	ended   bool         // finish was called: the loop never starts
 
 	wake chan struct{} // a report came (capacity 1: wakes coalesce)
 	stop chan struct{} // the command ended
@@ -34,12 +37,25 @@ type progress struct {
 	ts   string        // the progress message, "" while none is posted
 }
 
-// startProgress starts the progress loop of one command answering at o.
+// startProgress prepares the progress message of one command answering
+// at o. Nothing runs until the first report or ProgressAfter: a quick
+// command without reports costs one timer.
 func (b *Bot) startProgress(ctx context.Context, o origin, what string) *progress {
 	p := &progress{b: b, ctx: ctx, o: o, what: what, every: b.o.ProgressEvery,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	go p.loop(b.o.ProgressAfter)
+	p.timer = time.AfterFunc(b.o.ProgressAfter, p.begin)
 	return p
+}
+
+// begin starts the loop once, unless the command has ended.
+func (p *progress) begin() {
+	p.mu.Lock()
+	start := !p.started && !p.ended
+	p.started = p.started || start
+	p.mu.Unlock()
+	if start {
+		go p.loop()
+	}
 }
 
 // report is the command's bot.ProgressFunc: it keeps the newest state and
@@ -48,6 +64,7 @@ func (p *progress) report(m bot.Message) {
 	p.mu.Lock()
 	p.latest = &m
 	p.mu.Unlock()
+	p.begin()
 	select {
 	case p.wake <- struct{}{}:
 	default:
@@ -59,6 +76,14 @@ func (p *progress) report(m bot.Message) {
 // progress update goes out after it returns, so the result that replaces
 // the message is the last word.
 func (p *progress) finish() string {
+	p.timer.Stop()
+	p.mu.Lock()
+	p.ended = true
+	started := p.started
+	p.mu.Unlock()
+	if !started {
+		return ""
+	}
 	close(p.stop)
 	<-p.done
 	return p.ts
@@ -72,20 +97,16 @@ func (p *progress) take() *bot.Message {
 	return m
 }
 
-func (p *progress) loop(after time.Duration) {
+func (p *progress) loop() {
 	defer close(p.done)
-	first := time.NewTimer(after)
-	defer first.Stop()
 	select {
-	case <-p.wake:
-	case <-first.C:
-	case <-p.stop:
-		return
+	case <-p.wake: // the report that started the loop, if one did
+	default:
 	}
 	r := p.render(p.take())
 	var ts string
 	err := p.b.post.do(p.ctx, p.o.channel, "chat.postMessage", func(ctx context.Context) error {
-		_, t, err := p.b.api.PostMessageContext(ctx, p.o.channel, slack.MsgOptionText(r.Text, false), slack.MsgOptionBlocks(r.Blocks...), slack.MsgOptionTS(p.o.thread))
+		t, err := p.b.postMessage(ctx, p.o.channel, r.Text, r.Blocks, p.o.thread)
 		ts = t
 		return err
 	})
