@@ -89,6 +89,9 @@ type Bot struct {
 	http    *http.Client
 }
 
+// raiseProcs raises GOMAXPROCS once per process (see Run).
+var raiseProcs sync.Once
+
 // webAPITimeout bounds one Web API call (a 429's wait is outside it).
 const webAPITimeout = 30 * time.Second
 
@@ -166,6 +169,10 @@ func (b *Bot) Run(ctx context.Context) error {
 	// at shutdown, ShutdownTimeout to finish.
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
+	// The workers' threads are pinned and run at a lower priority: they
+	// must never hold all the runtime's Ps, or the ack path would wait for
+	// a thread the kernel runs last. Each worker gets a P of its own.
+	raiseProcs.Do(func() { runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + b.o.MaxRunning) })
 	var workers sync.WaitGroup
 	for range b.o.MaxRunning {
 		workers.Go(b.worker)
@@ -270,6 +277,9 @@ func (b *Bot) spawn(fn func()) {
 
 // worker runs queued jobs one at a time until the queue is closed.
 func (b *Bot) worker() {
+	if err := lowerWorkerPriority(); err != nil {
+		b.log.WithError(err).Debug("slack: worker priority not lowered")
+	}
 	for {
 		fn, ok := b.work.pop()
 		if !ok {
