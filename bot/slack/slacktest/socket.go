@@ -194,6 +194,22 @@ func (s *Server) readLoop(c *wsConn, numConns int) {
 		s.logf("conn %d: writing hello: %v", c.id, err)
 		return
 	}
+	// Acks are recorded by a goroutine of their own, so that reading the
+	// next one never waits for the lock that Web API calls hold.
+	type arrived struct {
+		id      string
+		payload json.RawMessage
+		at      time.Time
+	}
+	acks := make(chan arrived, 1024)
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		for a := range acks {
+			s.recordAck(c, a.id, a.payload, a.at)
+		}
+	}()
+	defer func() { close(acks); <-recorded }()
 	for {
 		_, data, err := c.ws.ReadMessage()
 		at := time.Now() // when the ack arrived, before any work on it
@@ -213,7 +229,7 @@ func (s *Server) readLoop(c *wsConn, numConns int) {
 			s.logf("conn %d: ignored a frame that is not an ack: %.200s", c.id, data)
 			continue
 		}
-		s.recordAck(c, ack.EnvelopeID, ack.Payload, at)
+		acks <- arrived{ack.EnvelopeID, ack.Payload, at}
 	}
 }
 
