@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -131,8 +130,15 @@ func startClientProcess(b *testing.B, fake *slacktest.Server, bin string, env ma
 			cmd.Env = append(cmd.Env, rest)
 		}
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr // the bot's JSON log, as in production (info level)
+	// The bot's JSON log, as in production (info level), straight into a
+	// file: no goroutine of this process copies it.
+	logPath := filepath.Join(b.TempDir(), filepath.Base(bin)+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer logFile.Close() // the child holds its own descriptor
+	cmd.Stderr = logFile
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -141,7 +147,8 @@ func startClientProcess(b *testing.B, fake *slacktest.Server, bin string, env ma
 	if err := fake.WaitConnected(1, 10*time.Second); err != nil {
 		_ = cmd.Process.Kill()
 		<-exited
-		b.Fatalf("%s did not connect: %v\n%s", filepath.Base(bin), err, tail(stderr.String(), 2000))
+		out, _ := os.ReadFile(logPath)
+		b.Fatalf("%s did not connect: %v\n%s", filepath.Base(bin), err, tail(string(out), 2000))
 	}
 	time.Sleep(benchSettle)
 	return func() {
