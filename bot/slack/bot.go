@@ -57,7 +57,9 @@ type Options struct {
 	PostBurst int
 	// MaxRunning bounds the commands and button presses handled at once
 	// (default 4); more wait their turn. A burst cannot swamp the host's
-	// two cores, the operated services, or the acks of what comes next.
+	// two cores, the operated services, or the acks of what comes next:
+	// each runs on one of MaxRunning worker threads, pinned and at a
+	// lower OS priority than the threads that read envelopes and ack.
 	MaxRunning int
 	HTTPClient *http.Client
 	// Requests, when set, finds approval requests (main passes the bot's
