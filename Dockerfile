@@ -10,6 +10,9 @@
 FROM scratch
 COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY shiftwise-bot /shiftwise-bot
+# SHIFTWISE_DATA_DIR (the audit spool and digest), owned by the bot's user:
+# a named volume mounted there starts with this ownership.
+COPY --chown=65534:65534 data /data
 ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
     SHIFTWISE_BACKUP_DIR=/backups \
     SHIFTWISE_DATA_DIR=/data

@@ -24,6 +24,11 @@ type Action struct {
 	Progress ProgressFunc
 }
 
+// ActionRun is the action ID of a button whose value is a command line
+// (a symptom runbook's resolution steps): pressing it runs that line as
+// the presser, exactly as if they had typed it.
+const ActionRun = "command.run"
+
 // ActionHandler answers one kind of button press.
 type ActionHandler func(ctx context.Context, a Action) (Message, error)
 
@@ -32,10 +37,16 @@ var actionID = regexp.MustCompile(`^[a-z0-9_.:-]{1,64}$`)
 // HandleAction routes a press to the handler registered for its ID. An
 // unknown ID, or an invalid one, is refused and logged; nothing runs.
 func (e *Engine) HandleAction(ctx context.Context, a Action) Reply {
+	if a.ID == ActionRun {
+		// The button carries a command line; pressing it is typing it:
+		// the presser is authorized (and asks for approval) as if they
+		// had typed the line themselves.
+		return e.Handle(ctx, Request{Subject: a.Subject, Channel: a.Channel, Text: a.Value, Progress: a.Progress})
+	}
 	if a.ID == ActionApprove || a.ID == ActionDeny {
 		// The press's Value is untrusted: decide checks it against the
 		// store, the presser's level and the request's state.
-		r := e.decide(ctx, a.Subject, a.Channel, a.Value, a.ID == ActionApprove, a.Progress)
+		r := e.decide(ctx, a.Subject, a.Channel, a.ThreadTS, a.Value, a.ID == ActionApprove, a.Progress)
 		r.Message = e.redact(r.Message)
 		return r
 	}

@@ -54,6 +54,10 @@ var (
 	ErrApprovalExpired     = errors.New("approval request expired")
 	ErrSelfApproval        = errors.New("the requester cannot decide their own request")
 	ErrApprovalNotApproved = errors.New("approval request is not approved")
+	// ErrStoreUnavailable is what Approvals return while the bot's
+	// database is not reachable (for instance down since the bot started
+	// and still being retried).
+	ErrStoreUnavailable = errors.New("the bot's database is unreachable")
 )
 
 // Approvals keeps approval requests. Decide is the only authority on
@@ -86,6 +90,7 @@ type Approvals interface {
 type AuditEntry struct {
 	Subject  string
 	Channel  string
+	Thread   string // the thread it was asked in, "" for the channel
 	Command  string
 	Args     string // the redacted command line
 	Decision string // ran, refused, usage, pending, approved, denied, executed, failed, expired
@@ -151,7 +156,7 @@ func (e *Engine) builtinCommands() []Command {
 			Help: "The approver must not be the requester and must hold the command's level when deciding; " +
 				"the request must still be pending. It runs at most once, however many people approve it.",
 			builtin: func(ctx context.Context, req *Request) Reply {
-				return e.decide(ctx, req.Subject, req.Channel, req.Args.First(), approve, req.Progress)
+				return e.decide(ctx, req.Subject, req.Channel, req.Thread, req.Args.First(), approve, req.Progress)
 			},
 		}
 	}
@@ -171,6 +176,15 @@ func (e *Engine) subjectLevel(subject string) (Level, bool) {
 
 // request records a request for cmd and answers with what will happen.
 func (e *Engine) request(ctx context.Context, req *Request, level Level, escalation bool, log logrus.FieldLogger) (Reply, string) {
+	if req.Command.Pin != nil {
+		if r, ok := e.pin(ctx, req, log); !ok {
+			return r, ""
+		}
+	}
+	preview, err := e.preview(ctx, req, log)
+	if err != nil {
+		return usageReply(err), ""
+	}
 	typed := strings.TrimSpace(req.Text)
 	text := e.red.Redact(typed)
 	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
@@ -181,6 +195,12 @@ func (e *Engine) request(ctx context.Context, req *Request, level Level, escalat
 	}, e.ttl)
 	if err != nil {
 		log.WithFields(logrus.Fields{"command": req.Command.Name, "error": err.Error()}).Error("approval request not recorded")
+		if errors.Is(err, ErrStoreUnavailable) {
+			return Reply{Outcome: OutcomeFailed, Message: Message{
+				Title: "Request not recorded", Status: StatusFailed,
+				Text: fmt.Sprintf("`%s` needs approval, and approvals live in the bot's database, which is down: the bot keeps trying to reach it and takes requests again as soon as it answers. Nothing was run.", req.Command.Name),
+			}}, ""
+		}
 		return Reply{Outcome: OutcomeFailed, Message: Message{
 			Title: "Request not recorded", Status: StatusFailed,
 			Text: fmt.Sprintf("`%s` needs approval, and the bot's database did not take the request. Nothing was run; try again in a moment.", req.Command.Name),
@@ -211,7 +231,91 @@ func (e *Engine) request(ctx context.Context, req *Request, level Level, escalat
 	if text != typed {
 		m.Text += " Part of the command line looked like a secret: it is masked, and runs masked, as shown."
 	}
+	if preview != nil {
+		if preview.Text != "" {
+			m.Text += "\n\n" + preview.Text
+		}
+		m.Checks = append(m.Checks, preview.Checks...)
+		m.Fields = append(m.Fields, preview.Fields...)
+		m.Code = append(m.Code, preview.Code...)
+		m.Summary = preview.Summary
+	}
 	return Reply{Outcome: OutcomePending, Message: m}, "pending " + a.ID
+}
+
+// previewTimeout bounds a command's Preview.
+const previewTimeout = 15 * time.Second
+
+// preview runs the command's Preview, if any, for an approval request. A
+// usage error is returned (the request is refused); any other failure
+// becomes a line in the request saying the preview is missing.
+func (e *Engine) preview(ctx context.Context, req *Request, log logrus.FieldLogger) (*Message, error) {
+	if req.Command.Preview == nil {
+		return nil, nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, previewTimeout)
+	defer cancel()
+	m, err := func() (m Message, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("preview crashed: %v", p)
+			}
+		}()
+		return req.Command.Preview(pctx, *req)
+	}()
+	if err != nil {
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			if ue.Usage == "" {
+				ue.Usage = req.Command.UsageLine()
+			}
+			return nil, ue
+		}
+		log.WithFields(logrus.Fields{"command": req.Command.Name, "error": err.Error()}).Warn("preview failed")
+		return &Message{Text: "What it would do could not be shown beforehand: " + err.Error()}, nil
+	}
+	return &m, nil
+}
+
+// pin replaces req's line and arguments with what the command's Pin
+// returns. When it cannot, the reply says why and nothing is recorded.
+func (e *Engine) pin(ctx context.Context, req *Request, log logrus.FieldLogger) (Reply, bool) {
+	pctx, cancel := context.WithTimeout(ctx, previewTimeout)
+	defer cancel()
+	line, err := func() (line string, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("pin crashed: %v", p)
+			}
+		}()
+		return req.Command.Pin(pctx, *req)
+	}()
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		if ue.Usage == "" {
+			ue.Usage = req.Command.UsageLine()
+		}
+		return usageReply(ue), false
+	}
+	var args Args
+	if err == nil {
+		if len(line) > MaxInputBytes {
+			err = fmt.Errorf("the command line it would record is longer than %d bytes", MaxInputBytes)
+		} else if _, a, perr := e.parseStored(Approval{Command: req.Command.Name, Text: line}); perr != nil {
+			err = fmt.Errorf("the command line it would record does not parse: %v", perr) // the command's fault
+		} else {
+			args = a
+		}
+	}
+	if err != nil {
+		log.WithFields(logrus.Fields{"command": req.Command.Name, "error": err.Error()}).Error("pin failed; no request recorded")
+		return Reply{Outcome: OutcomeFailed, Message: Message{
+			Title: "Request not recorded", Status: StatusFailed,
+			Text: fmt.Sprintf("`%s` works out exactly what it would do before anyone approves it, and that failed: %s. Nothing was run or requested.", req.Command.Name, err),
+		}}, false
+	}
+	req.Text, req.Args = line, args
+	return Reply{}, true
 }
 
 func atLeast(l Level) string {
@@ -224,7 +328,7 @@ func atLeast(l Level) string {
 // decide approves or denies request rawID as who: the button press and
 // the console's `approve <id>` / `deny <id>` both end here. Every refusal
 // runs nothing; an approval runs the command once.
-func (e *Engine) decide(ctx context.Context, who, channel, rawID string, approve bool, progress ProgressFunc) Reply {
+func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string, approve bool, progress ProgressFunc) Reply {
 	start := e.now()
 	verb := "deny"
 	if approve {
@@ -296,7 +400,10 @@ func (e *Engine) decide(ctx context.Context, who, channel, rawID string, approve
 	case err != nil:
 		return e.storeFailed(log, id, err)
 	}
-	entry = AuditEntry{Subject: d.Requester, Channel: channel, Command: d.Command, Args: d.Text, Approver: who}
+	if d.ThreadTS != "" {
+		thread = d.ThreadTS // where the request was posted
+	}
+	entry = AuditEntry{Subject: d.Requester, Channel: channel, Thread: thread, Command: d.Command, Args: d.Text, Approver: who}
 	log = log.WithFields(logrus.Fields{"approval": id, "command": d.Command, "requester": d.Requester})
 	if !approve {
 		entry.Decision, entry.Result, entry.Duration = "denied", "denied "+id, e.now().Sub(start)
@@ -349,6 +456,12 @@ func (e *Engine) decide(ctx context.Context, who, channel, rawID string, approve
 
 func (e *Engine) storeFailed(log logrus.FieldLogger, id string, err error) Reply {
 	log.WithFields(logrus.Fields{"approval": id, "error": err.Error()}).Error("approval store failed")
+	if errors.Is(err, ErrStoreUnavailable) {
+		return Reply{Outcome: OutcomeFailed, Message: Message{
+			Title: "Approval not decided", Status: StatusFailed,
+			Text: fmt.Sprintf("Approvals live in the bot's database, which is down: %s cannot be decided until it answers (the bot keeps trying). Nothing was run.", id),
+		}}
+	}
 	return Reply{Outcome: OutcomeFailed, Message: Message{
 		Title: "Approval not decided", Status: StatusFailed,
 		Text: fmt.Sprintf("The bot's database did not answer about %s. Nothing was run; try again in a moment.", id),
@@ -437,7 +550,7 @@ func (e *Engine) ExpireNow(ctx context.Context) ([]Approval, error) {
 	for _, a := range expired {
 		log := e.log.WithFields(logrus.Fields{"approval": a.ID, "command": a.Command, "user": a.Requester, "channel": a.Channel})
 		log.Info("approval request expired")
-		e.audit(ctx, AuditEntry{Subject: a.Requester, Channel: a.Channel, Command: a.Command, Args: a.Text,
+		e.audit(ctx, AuditEntry{Subject: a.Requester, Channel: a.Channel, Thread: a.ThreadTS, Command: a.Command, Args: a.Text,
 			Decision: "expired", Result: "expired " + a.ID}, log)
 		if e.onExpired != nil {
 			e.onExpired(ctx, a)

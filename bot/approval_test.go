@@ -424,3 +424,88 @@ func BenchmarkApprovalRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+// TestPinShownAndRun: a command's Pin replaces the typed line in the
+// request; its Preview sees the pinned arguments; the pinned line is what
+// is recorded and what runs once approved. A Pin that fails records
+// nothing.
+func TestPinShownAndRun(t *testing.T) {
+	s, _ := storetest.OpenTest(t)
+	var ran []string
+	var mu sync.Mutex
+	var pins atomic.Int64
+	cmd := bot.Command{
+		Name: "end", Usage: "[--only LIST]", Level: bot.Level1, Approval: true,
+		Flags: []bot.Flag{{Name: "only", Kind: bot.FlagString}},
+		Pin: func(_ context.Context, req bot.Request) (string, error) {
+			pins.Add(1)
+			switch req.Args.String("only") {
+			case "bad":
+				return "", &bot.UsageError{Msg: "--only bad is not a list."}
+			case "broken":
+				return "", fmt.Errorf("the database did not answer")
+			case "unparsable":
+				return "end --nope", nil
+			case "other":
+				return "purge all", nil
+			case "huge":
+				return "end --only " + strings.Repeat("1,", bot.MaxInputBytes), nil
+			}
+			return "end --only 2,3", nil
+		},
+		Preview: func(_ context.Context, req bot.Request) (bot.Message, error) {
+			return bot.Message{Text: "It would end " + req.Args.String("only") + ".", Code: []bot.CodeBlock{{Title: "What", Text: "2 sleeping\n3 sleeping"}}}, nil
+		},
+		Run: func(_ context.Context, req bot.Request) (bot.Message, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			ran = append(ran, req.Args.String("only"))
+			return bot.Message{Title: "ended " + req.Args.String("only"), Status: bot.StatusOK}, nil
+		},
+	}
+	f := &fixture{}
+	reg, err := bot.NewRegistry(append(f.commands(), cmd)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := bot.NewEngine(bot.Options{Registry: reg, Authorizer: people, Redactor: redact.New(), Timeout: 5 * time.Second,
+		Approvals: botstore.Approvals{S: s}, Auditor: botstore.Auditor{S: s}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := e.Handle(context.Background(), bot.Request{Subject: "console:alice", Channel: "C1", Text: "end"})
+	if r.Outcome != bot.OutcomePending || !strings.Contains(r.Message.Text, "`end --only 2,3`") ||
+		!strings.Contains(r.Message.Text, "It would end 2,3.") || len(r.Message.Code) != 1 || r.Message.Code[0].Text != "2 sleeping\n3 sleeping" {
+		t.Fatalf("request: %v %s", r.Outcome, text(r.Message))
+	}
+	id := r.Message.Buttons[0].Value
+	a, err := s.Approval(context.Background(), id)
+	if err != nil || a.Args != "end --only 2,3" {
+		t.Fatalf("recorded %q, %v; want the pinned line", a.Args, err)
+	}
+	if r := press(e, "console:bob", bot.ActionApprove, id); r.Outcome != bot.OutcomeOK || len(ran) != 1 || ran[0] != "2,3" {
+		t.Fatalf("approved: %v %s; ran %v", r.Outcome, text(r.Message), ran)
+	}
+	if pins.Load() != 1 {
+		t.Fatalf("Pin ran %d times, want once (only when asking)", pins.Load())
+	}
+
+	for arg, want := range map[string]bot.Outcome{
+		"bad": bot.OutcomeUsage, "broken": bot.OutcomeFailed, "unparsable": bot.OutcomeFailed, "other": bot.OutcomeFailed, "huge": bot.OutcomeFailed,
+	} {
+		r := e.Handle(context.Background(), bot.Request{Subject: "console:alice", Channel: "C1", Text: "end --only " + arg})
+		if r.Outcome != want || len(r.Message.Buttons) != 0 {
+			t.Errorf("--only %s: outcome %v, want %v: %s", arg, r.Outcome, want, text(r.Message))
+		}
+	}
+	requests := 0
+	for _, en := range entries(t, s) {
+		if en.Decision == "pending" {
+			requests++
+		}
+	}
+	if requests != 1 || len(ran) != 1 {
+		t.Fatalf("%d requests recorded (want the first only), ran %v", requests, ran)
+	}
+}

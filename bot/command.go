@@ -83,6 +83,23 @@ type Command struct {
 
 	Run func(ctx context.Context, req Request) (Message, error)
 
+	// Preview, when set, says what Run would do without doing anything
+	// (the files a prune deletes, the sessions a kill ends). When the
+	// command becomes an approval request the Engine runs it first, under
+	// a short deadline, and shows its Text, Checks, Fields and Code in the
+	// request, so the approver sees what they approve. A *UsageError from
+	// it refuses the request: nothing is asked for.
+	Preview func(ctx context.Context, req Request) (Message, error)
+
+	// Pin, when set, returns the command line an approval request records
+	// instead of the one typed: the typed line made exact (a kill's
+	// backends by PID and query start), so that what the approver sees is
+	// what runs, and nothing that turns up later. It runs before Preview,
+	// which then sees the pinned arguments. The line must name the same
+	// command. A *UsageError from it refuses the request; any other error
+	// records none.
+	Pin func(ctx context.Context, req Request) (string, error)
+
 	// builtin, set only on the Engine's own commands, answers instead of
 	// Run and keeps its own audit trail.
 	builtin func(ctx context.Context, req *Request) Reply
@@ -187,6 +204,9 @@ type Request struct {
 	Subject string
 	// Channel is where it was asked ("console", a Slack channel id).
 	Channel string
+	// Thread is the thread it was asked in (a mention's thread_ts), "" for
+	// the channel itself.
+	Thread string
 	// Text is what the user typed, with or without the /shiftwise prefix.
 	Text string
 	// ID identifies the request in logs; the Engine fills it when empty.

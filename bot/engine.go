@@ -119,7 +119,7 @@ func NewEngine(o Options) (*Engine, error) {
 		if !actionID.MatchString(id) || h == nil {
 			return nil, fmt.Errorf("bot: action %q needs a lower-case id and a handler", id)
 		}
-		if id == ActionApprove || id == ActionDeny {
+		if id == ActionApprove || id == ActionDeny || id == ActionRun {
 			return nil, fmt.Errorf("bot: action %q is the Engine's own", id)
 		}
 		e.actions[id] = h
@@ -168,7 +168,7 @@ func (e *Engine) Handle(ctx context.Context, req Request) Reply {
 			result = outcomeWord(reply.Outcome)
 		}
 		e.audit(ctx, AuditEntry{
-			Subject: req.Subject, Channel: req.Channel, Command: reply.Message.Meta.Command,
+			Subject: req.Subject, Channel: req.Channel, Thread: req.Thread, Command: reply.Message.Meta.Command,
 			Args: clip(strings.TrimSpace(req.Text), MaxInputBytes), Decision: decision, Result: result,
 			Duration: reply.Message.Meta.Duration,
 		}, log)
@@ -259,8 +259,11 @@ func (e *Engine) handle(ctx context.Context, req *Request, log logrus.FieldLogge
 // decisionFor is the audit decision of a request's answer: pending, or
 // failed when the store did not take it.
 func decisionFor(r Reply) string {
-	if r.Outcome == OutcomePending {
+	switch r.Outcome {
+	case OutcomePending:
 		return "pending"
+	case OutcomeUsage: // the command's Preview refused the arguments
+		return "usage"
 	}
 	return "failed"
 }

@@ -208,3 +208,51 @@ func TestReportReachesTheTransportRedacted(t *testing.T) {
 		t.Fatalf("without progress: %q", r.Message.Title)
 	}
 }
+
+func TestRunButtonIsTypingTheLineAsThePresser(t *testing.T) {
+	var ran []string
+	e := engine(t, levelAuth{"slack:L2": Level2, "slack:L1": Level1},
+		Command{Name: "restart", MinArgs: 1, MaxArgs: 1, Level: Level2, Run: func(_ context.Context, r Request) (Message, error) {
+			ran = append(ran, r.Subject+" "+r.Args.First())
+			return Message{Title: "restarted " + r.Args.First()}, nil
+		}})
+	r := e.HandleAction(context.Background(), Action{ID: ActionRun, Value: "restart api", Subject: "slack:L2", Channel: "C1"})
+	if r.Outcome != OutcomeOK || r.Message.Title != "restarted api" {
+		t.Fatalf("L2 press: %v %q", r.Outcome, r.Message.Title)
+	}
+	// Below the command's level the press is refused exactly like typing it.
+	r = e.HandleAction(context.Background(), Action{ID: ActionRun, Value: "restart api", Subject: "slack:L1", Channel: "C1"})
+	if r.Outcome != OutcomeDenied {
+		t.Fatalf("L1 press: outcome %v, want denied", r.Outcome)
+	}
+	// A forged value is just a bad command line.
+	r = e.HandleAction(context.Background(), Action{ID: ActionRun, Value: "restart api; rm -rf /", Subject: "slack:L2", Channel: "C1"})
+	if r.Outcome != OutcomeUsage {
+		t.Fatalf("forged press: outcome %v (%q), want usage", r.Outcome, r.Message.Text)
+	}
+	if len(ran) != 1 || ran[0] != "slack:L2 api" {
+		t.Fatalf("ran %v, want exactly the L2 press", ran)
+	}
+}
+
+func TestRegistryParse(t *testing.T) {
+	reg, err := NewRegistry(
+		Command{Name: "db status", Run: func(context.Context, Request) (Message, error) { return Message{}, nil }},
+		Command{Name: "logs", MinArgs: 1, MaxArgs: 1, Flags: []Flag{{Name: "tail", Kind: FlagInt, Default: "100"}},
+			Run: func(context.Context, Request) (Message, error) { return Message{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, args, err := reg.Parse("/shiftwise logs api --tail 20")
+	if err != nil || cmd.Name != "logs" || args.First() != "api" || args.Int("tail") != 20 {
+		t.Fatalf("Parse: %v %v %v", cmd, args, err)
+	}
+	if cmd, _, err := reg.Parse("db status"); err != nil || cmd.Name != "db status" {
+		t.Fatalf("Parse db status: %v %v", cmd, err)
+	}
+	for _, bad := range []string{"", "nope", "logs", "logs api --tail x", "db"} {
+		if _, _, err := reg.Parse(bad); err == nil {
+			t.Errorf("Parse(%q) accepted", bad)
+		}
+	}
+}

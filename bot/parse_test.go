@@ -178,12 +178,44 @@ func TestNewRegistryRejectsBadTables(t *testing.T) {
 		"no Run function":     {{Name: "health"}},
 		"lower-case words":    {{Name: "Health", Run: ok}},
 		"duplicate flag":      {{Name: "x", Run: ok, Flags: []Flag{{Name: "a"}, {Name: "a"}}}},
-		"also the first word": {{Name: "db", Run: ok}, {Name: "db status", Run: ok}},
+		"also the first word": {{Name: "db", Run: ok, MaxArgs: 1}, {Name: "db status", Run: ok}},
 	}
 	for want, cmds := range cases {
 		if _, err := NewRegistry(cmds...); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("NewRegistry(%s): error %v, want one containing %q", cmds[0].Name, err, want)
 		}
+	}
+}
+
+// A command without positional arguments may be the first word of others.
+func TestRegistryCommandBesideItsSubcommands(t *testing.T) {
+	ok := func(context.Context, Request) (Message, error) { return Message{}, nil }
+	r, err := NewRegistry(Command{Name: "audit", Run: ok}, Command{Name: "audit verify", Run: ok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		words []string
+		want  string
+		rest  int
+	}{
+		{[]string{"audit"}, "audit", 0},
+		{[]string{"audit", "--since", "1h"}, "audit", 2},
+		{[]string{"audit", "verify"}, "audit verify", 0},
+		{[]string{"AUDIT", "Verify"}, "audit verify", 0},
+		{[]string{"audit", "verfy"}, "", 2},
+	} {
+		got, rest := r.resolve(c.words)
+		name := ""
+		if got != nil {
+			name = got.Name
+		}
+		if name != c.want || len(rest) != c.rest {
+			t.Errorf("resolve(%q) = %q %q, want %q with %d words left", c.words, name, rest, c.want, c.rest)
+		}
+	}
+	if e := r.unknown([]string{"audit", "verfy"}); !strings.Contains(e.Msg, `Did you mean "audit verify"`) {
+		t.Errorf("misspelt subcommand: %q", e.Msg)
 	}
 }
 

@@ -53,8 +53,10 @@ func NewRegistry(cmds ...Command) (*Registry, error) {
 		r.maxWords = max(r.maxWords, len(words))
 	}
 	for g := range r.groups {
-		if r.byName[g] != nil {
-			errs = append(errs, fmt.Errorf("command %q is also the first word of %q", g, r.groups[g][0].Name))
+		// "audit" beside "audit verify" is unambiguous only when "audit"
+		// takes no positional arguments.
+		if c := r.byName[g]; c != nil && c.MaxArgs != 0 {
+			errs = append(errs, fmt.Errorf("command %q takes arguments and is also the first word of %q", g, r.groups[g][0].Name))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -86,6 +88,10 @@ func (r *Registry) resolve(words []string) (*Command, []string) {
 	for n := min(r.maxWords, len(words)); n > 0; n-- {
 		name := strings.ToLower(strings.Join(words[:n], " "))
 		if c := r.byName[name]; c != nil {
+			if rest := words[n:]; len(rest) > 0 && !strings.HasPrefix(rest[0], "-") && r.groups[name] != nil {
+				// "audit verfy": a misspelt subcommand, not an argument.
+				return nil, words
+			}
 			return c, words[n:]
 		}
 	}
@@ -118,4 +124,28 @@ func (r *Registry) unknown(words []string) *UsageError {
 		return usageErr("Unknown command %q. Did you mean %q? Type `help` for the list.", clip(words[0], 60), s)
 	}
 	return usageErr("Unknown command %q. Type `help` for the list.", clip(words[0], 60))
+}
+
+// Parse resolves a whole command line (with or without the /shiftwise
+// prefix) to its command and arguments, as the Engine would before
+// authorizing it. Commands that compose others (the symptom runbooks) use
+// it; it runs nothing and authorizes nothing.
+func (r *Registry) Parse(line string) (*Command, Args, error) {
+	words, err := Tokenize(line)
+	if err != nil {
+		return nil, Args{}, err
+	}
+	words = stripPrefix(words)
+	if len(words) == 0 {
+		return nil, Args{}, usageErr("An empty command line names no command.")
+	}
+	cmd, rest := r.resolve(words)
+	if cmd == nil {
+		return nil, Args{}, r.unknown(words)
+	}
+	args, err := parseArgs(cmd, rest)
+	if err != nil {
+		return cmd, Args{}, err
+	}
+	return cmd, args, nil
 }

@@ -20,10 +20,33 @@ func registry() []*bot.Command {
 		{Name: "health", Level: bot.Level1, Run: run},
 		{Name: "logs", Level: bot.Level1, Run: run},
 		{Name: "restart", Object: func(a bot.Args) string { return "restart:" + a.First() }, Level: bot.Level1, Run: run},
-		{Name: "rollback", Level: bot.Level2, Approval: true, Run: run},
+		// deploy and rollback as commands/deploy.go declares them.
+		{Name: "deploy", Object: func(a bot.Args) string { return "deploy:" + a.First() }, Level: bot.Level2, Approval: true, Run: run},
+		{Name: "rollback", Object: func(a bot.Args) string {
+			if a.First() == "" {
+				return "rollback"
+			}
+			return "rollback:" + a.First()
+		}, Level: bot.Level2, Approval: true, Run: run},
 		{Name: "cache flush", Object: obj("cache:flush"), Level: bot.Level2, Approval: true, Run: run},
 		{Name: "db kill", Object: obj("db:kill-long-running"), Level: bot.Level2, Approval: true, Run: run},
 		{Name: "backup restore", Object: obj("backup:restore"), Level: bot.Level3, Approval: true, Run: run},
+		{Name: "audit", Object: obj("audit"), Level: bot.Level1, Run: run},
+		{Name: "audit verify", Object: obj("audit:verify"), Level: bot.Level3, Run: run},
+		{Name: "backup create", Object: obj("backup:create"), Level: bot.Level1, Run: run},
+		{Name: "backup verify", Object: obj("backup:verify"), Level: bot.Level1, Run: run},
+		{Name: "backup prune", Object: obj("backup:prune"), Level: bot.Level2, Approval: true, Run: run},
+		{Name: "cleanup", Level: bot.Level2, Approval: true, Run: run},
+		{Name: "db test", Object: obj("db:test"), Level: bot.Level1, Run: run},
+		// db and cache (issue 5: PostgreSQL and Redis)
+		{Name: "db status", Object: obj("db:status"), Level: bot.Level1, Run: run},
+		{Name: "db long-running", Object: obj("db:long-running"), Level: bot.Level1, Run: run},
+		{Name: "db vacuum", Object: obj("db:vacuum"), Level: bot.Level2, Approval: true, Run: run},
+		{Name: "db indexes", Object: obj("db:indexes"), Level: bot.Level1, Run: run},
+		{Name: "db indexes --create", Object: obj("db:indexes:create"), Level: bot.Level3, Approval: true, Run: run},
+		{Name: "db settings --apply", Object: obj("db:settings:apply"), Level: bot.Level3, Approval: true, Run: run},
+		{Name: "cache status", Object: obj("cache:status"), Level: bot.Level1, Run: run},
+		{Name: "cache flush --all", Object: obj("cache:flush:all"), Level: bot.Level3, Approval: true, Run: run},
 	}
 }
 
@@ -54,6 +77,8 @@ p2, db:*, level3, no-approval
 p2, restart:*, -, approval
 p2, backup:restore, level3, no-approval
 p2, cache:flush, level1, -
+p2, audit:verify, -, approval
+p2, deploy:*, level3, no-approval
 `
 
 // subjects, in the order of the columns below.
@@ -76,10 +101,28 @@ var matrix = map[string][]want{
 		{"logs", "", bot.Level1, false /*         */, "nYYYY"},
 		{"restart", "api", bot.Level1, false /*   */, "nYYYY"},
 		{"restart", "postgres", bot.Level2, false, "nnYYn"},
+		{"deploy", "api", bot.Level2, true /*     */, "nnYYn"},
 		{"rollback", "", bot.Level2, true /*      */, "nnYYn"},
+		{"rollback", "api", bot.Level2, true /*   */, "nnYYn"},
 		{"cache flush", "", bot.Level2, true /*   */, "nnYYn"},
 		{"db kill", "", bot.Level2, true /*       */, "nnYYn"},
 		{"backup restore", "", bot.Level3, true /**/, "nnnYn"},
+		{"audit", "", bot.Level1, false /*        */, "nYYYY"},
+		{"audit verify", "", bot.Level3, false /* */, "nnnYn"},
+		{"backup create", "", bot.Level1, false /**/, "nYYYY"},
+		{"backup verify", "", bot.Level1, false /**/, "nYYYY"},
+		{"backup prune", "", bot.Level2, true /*  */, "nnYYn"},
+		{"cleanup", "", bot.Level2, true /*       */, "nnYYn"},
+		{"db test", "", bot.Level1, false /*      */, "nYYYY"},
+		// db and cache (issue 5)
+		{"db status", "", bot.Level1, false /*     */, "nYYYY"},
+		{"db long-running", "", bot.Level1, false, "nYYYY"},
+		{"db vacuum", "", bot.Level2, true /*      */, "nnYYn"},
+		{"db indexes", "", bot.Level1, false /*    */, "nYYYY"},
+		{"db indexes --create", "", bot.Level3, true, "nnnYn"},
+		{"db settings --apply", "", bot.Level3, true, "nnnYn"},
+		{"cache status", "", bot.Level1, false /*  */, "nYYYY"},
+		{"cache flush --all", "", bot.Level3, true, "nnnYn"},
 	},
 	"flipped": {
 		{"whoami", "", bot.LevelNone, false /*    */, "YYYYY"},
@@ -87,10 +130,29 @@ var matrix = map[string][]want{
 		{"logs", "", bot.Level1, false /*         */, "nYYYY"},
 		{"restart", "api", bot.Level1, true /*    */, "nYYYY"},
 		{"restart", "postgres", bot.Level2, false, "nnYYn"}, // exact beats restart:*
-		{"rollback", "", bot.Level2, false /*     */, "nnYYn"},
+		{"deploy", "api", bot.Level3, false /*    */, "nnnYn"},
+		{"rollback", "", bot.Level2, false /*     */, "nnYYn"}, // p2 rollback names the bare object only
+		{"rollback", "api", bot.Level2, true /*   */, "nnYYn"},
 		{"cache flush", "", bot.Level1, true /*   */, "nYYYY"},
 		{"db kill", "", bot.Level3, false /*      */, "nnnYn"},
 		{"backup restore", "", bot.Level3, false /**/, "nnnYn"},
+		{"audit", "", bot.Level1, false /*        */, "nYYYY"},
+		{"audit verify", "", bot.Level3, true /*  */, "nnnYn"},
+		{"backup create", "", bot.Level1, false /**/, "nYYYY"},
+		{"backup verify", "", bot.Level1, false /**/, "nYYYY"},
+		{"backup prune", "", bot.Level2, true /*  */, "nnYYn"},
+		{"cleanup", "", bot.Level2, true /*       */, "nnYYn"},
+		{"db test", "", bot.Level3, false /*      */, "nnnYn"}, // p2, db:*, level3, no-approval
+		// db and cache (issue 5): db:* moves every db object to Level 3
+		// without approval; cache:flush:all is not cache:flush.
+		{"db status", "", bot.Level3, false /*     */, "nnnYn"},
+		{"db long-running", "", bot.Level3, false, "nnnYn"},
+		{"db vacuum", "", bot.Level3, false /*     */, "nnnYn"},
+		{"db indexes", "", bot.Level3, false /*    */, "nnnYn"},
+		{"db indexes --create", "", bot.Level3, false, "nnnYn"},
+		{"db settings --apply", "", bot.Level3, false, "nnnYn"},
+		{"cache status", "", bot.Level1, false /*  */, "nYYYY"},
+		{"cache flush --all", "", bot.Level3, true, "nnnYn"},
 	},
 }
 

@@ -11,8 +11,30 @@
 # on the demo stack), beside a bare slack-go client that only acks, and
 # the binary's memory at rest (SHIFTWISE_BENCH_SECONDS shortens the runs;
 # SHIFTWISE_BENCH_NO_HEALTH=1 leaves health out of the mix).
+#
+# scripts/bench.sh runbook: `runbook api-500` against each of its diagnosis
+# steps alone, medians of COUNT runs and the ratio runbook / slowest step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "runbook" ]; then
+  raw=$(mktemp)
+  trap 'rm -f "$raw"' EXIT
+  go test -run '^$' -bench 'BenchmarkRunbook' -benchtime "${BENCHTIME:-10x}" -count "${COUNT:-5}" ./cmd/shiftwise-bot | tee "$raw" | grep -E '^Benchmark' >&2 || true
+  grep -q '^BenchmarkRunbook/step=runbook' "$raw" || { echo "bench: no results (is the demo stack up? scripts/demo-up.sh)" >&2; exit 1; }
+  awk '
+    /^BenchmarkRunbook\// { name = $1; sub(/^BenchmarkRunbook\/step=/, "", name); sub(/-[0-9]+$/, "", name); v[name] = v[name] " " $3 }
+    function median(list,   a, n, i, j, t) {
+      n = split(list, a, " ")
+      for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    END {
+      printf "%-28s %12s\n", "median of runs", "ms/op"
+      for (k in v) { m[k] = median(v[k]) / 1e6; printf "%-28s %12.1f\n", k, m[k]; if (k != "runbook" && m[k] > slowest) { slowest = m[k]; slowname = k } }
+      printf "\nslowest step alone: %s, %.1f ms\nrunbook api-500 / slowest step alone: %.2f (goal <= 1.2)\n", slowname, slowest, m["runbook"] / slowest
+    }' "$raw"
+  exit 0
+fi
 if [ "${1:-}" = "slack" ]; then
   raw=$(mktemp)
   trap 'rm -f "$raw"' EXIT

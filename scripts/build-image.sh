@@ -10,6 +10,7 @@ trap 'rm -rf "$ctx"' EXIT
 CGO_ENABLED=0 go build -trimpath -tags timetzdata -ldflags='-s -w' -o "$ctx/shiftwise-bot" ./cmd/shiftwise-bot
 cp /etc/ssl/certs/ca-certificates.crt "$ctx/"
 cp Dockerfile "$ctx/"
+mkdir "$ctx/data" # becomes /data, owned by the bot's user
 docker build --quiet -t "$tag" "$ctx" >/dev/null
 echo "built $tag ($(docker image inspect -f '{{.Size}}' "$tag" | awk '{printf "%.1f MB", $1/1e6}'))"
 if [ "${1:-}" = "--check" ]; then

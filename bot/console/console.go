@@ -170,6 +170,11 @@ func Render(m bot.Message) string {
 		}
 	}
 	for _, btn := range m.Buttons {
+		if btn.ActionID == bot.ActionRun {
+			// At the console a button is the line to type.
+			fmt.Fprintf(&b, "  [%s]  type: %s\n", btn.Text, btn.Value)
+			continue
+		}
 		fmt.Fprintf(&b, "  [%s]\n", btn.Text)
 	}
 	if m.Summary != "" {

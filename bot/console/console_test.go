@@ -154,3 +154,13 @@ func TestProgressIsPrintedBeforeTheResult(t *testing.T) {
 		t.Fatalf("output %q, want it to start with %q", out.String(), want)
 	}
 }
+
+func TestRunButtonsShowTheLineToType(t *testing.T) {
+	out := Render(bot.Message{Title: "Runbook", Buttons: []bot.Button{
+		{ActionID: bot.ActionRun, Text: "restart api", Value: "restart api"},
+		{ActionID: bot.ActionApprove, Text: "Approve", Value: "R1"},
+	}})
+	if !strings.Contains(out, "[restart api]  type: restart api\n") || !strings.Contains(out, "  [Approve]\n") {
+		t.Fatalf("render:\n%s", out)
+	}
+}

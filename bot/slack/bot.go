@@ -41,6 +41,9 @@ type Options struct {
 	Channels []string
 	// DirectMessages allows commands in direct messages (channel IDs D…).
 	DirectMessages bool
+	// AlsoAllowed, when set, admits channels beyond Channels (the
+	// incidents' own channels, created while the bot runs).
+	AlsoAllowed func(channel string) bool
 	// ProgressAfter: a command still running after this gets a progress
 	// message, updated in place with the result (default 1.5 s).
 	ProgressAfter time.Duration
@@ -417,7 +420,7 @@ type origin struct {
 func (b *Bot) permitted(ctx context.Context, o origin) bool {
 	dm := strings.HasPrefix(o.channel, "D")
 	switch {
-	case dm && b.o.DirectMessages, !dm && (len(b.allowed) == 0 || b.allowed[o.channel]):
+	case dm && b.o.DirectMessages, !dm && (len(b.allowed) == 0 || b.allowed[o.channel] || b.o.AlsoAllowed != nil && b.o.AlsoAllowed(o.channel)):
 		return true
 	}
 	text := "I don't run commands in this channel. Ask in one of the ops channels."
@@ -441,7 +444,7 @@ func (b *Bot) command(ctx context.Context, o origin, text string) {
 		return
 	}
 	p := b.startProgress(ctx, o, commandName(text))
-	reply := b.o.Core.Handle(ctx, bot.Request{Subject: "slack:" + o.user, Channel: o.channel, Text: text, Progress: p.report})
+	reply := b.o.Core.Handle(ctx, bot.Request{Subject: "slack:" + o.user, Channel: o.channel, Thread: o.thread, Text: text, Progress: p.report})
 	b.deliver(ctx, o, reply, p.finish())
 }
 
@@ -486,7 +489,7 @@ var approvalID = regexp.MustCompile(`^A-[2-9A-HJKMNP-Z]{6}$`)
 // where the answer went.
 func (b *Bot) decision(ctx context.Context, typed, target origin, id, text string) {
 	p := b.startProgress(ctx, target, "the approved command")
-	reply := b.o.Core.Handle(ctx, bot.Request{Subject: "slack:" + typed.user, Channel: typed.channel, Text: text, Progress: p.report})
+	reply := b.o.Core.Handle(ctx, bot.Request{Subject: "slack:" + typed.user, Channel: typed.channel, Thread: typed.thread, Text: text, Progress: p.report})
 	ts := p.finish()
 	if reply.Outcome == bot.OutcomeUsage || reply.Outcome == bot.OutcomeDenied {
 		if ts != "" {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shiftwise/shiftwise-bot/commands"
+	"github.com/shiftwise/shiftwise-bot/integrations/runcmd"
 )
 
 // config is the bot's environment, read once at start. Names and defaults
@@ -30,9 +31,18 @@ type config struct {
 	PolicyPath          string
 	LogLevel            string
 	ApprovalTTL         time.Duration
+	AuditChannel        string
 
 	Health      commands.HealthLimits
 	HealthReuse time.Duration
+
+	LogDir              string   // SHIFTWISE_LOG_DIR, cleaned by `cleanup`
+	DBTestCommand       []string // SHIFTWISE_DB_TEST_COMMAND, run by `db test`
+	DeployHealthTimeout time.Duration
+	RollbackCommand     []string // argv; none: rollback returns to the recorded image
+	RollbackTimeout     time.Duration
+	RollbackEnv         []string // the rollback command's whole environment
+	Incidents           incidentConfig
 }
 
 // settings documents every variable; `-help` prints it.
@@ -53,6 +63,7 @@ var settings = []struct{ name, def, what string }{
 	{"SHIFTWISE_REDIS_URL", "", "the bot's own dedup and leases"},
 	{"SHIFTWISE_DATA_DIR", "./data", "the spool and other local files of the bot"},
 	{"SHIFTWISE_POLICY", "", "Casbin policy CSV (default: the embedded example)"},
+	{"SHIFTWISE_AUDIT_CHANNEL", "", "Slack channel ID where the audit log's running digest is posted (at most once a minute)"},
 	{"SHIFTWISE_APPROVAL_TTL", "15m", "how long an approval request waits for a second person (10s to 24h)"},
 	{"SHIFTWISE_LOG_LEVEL", "", "debug, info, warn, error (default info in Slack, warn at the console)"},
 	{"SHIFTWISE_HEALTH_TIMEOUT", "5s", "each health check's deadline"},
@@ -65,6 +76,15 @@ var settings = []struct{ name, def, what string }{
 	{"SHIFTWISE_HEALTH_DB_CONN_PERCENT", "80", "share of max_connections at which health fails"},
 	{"SHIFTWISE_HEALTH_REDIS_MEMORY_PERCENT", "85", "share of Redis maxmemory at which health fails"},
 	{"SHIFTWISE_HEALTH_REUSE", "2s", "health requests within this of a finished run share its result (0 = never)"},
+	{"SHIFTWISE_LOG_DIR", "./logs", "the ShiftWise log directory `cleanup` deletes old *.log files from"},
+	{"SHIFTWISE_DB_TEST_COMMAND", `["shiftwise-demo","dbtest"]`, "JSON array run in the api container by `db test` (runbook: [\"npm\",\"run\",\"db:test\"])"},
+	{"SHIFTWISE_DEPLOY_HEALTH_TIMEOUT", "2m", "how long a deployed container has to become healthy before the old one is put back"},
+	{"SHIFTWISE_ROLLBACK_COMMAND", "", `the team's rollback command as a JSON argv, e.g. ["/opt/shiftwise/deploy.sh","rollback","{service}"] (no shell; default: the bot returns to the recorded image)`},
+	{"SHIFTWISE_ROLLBACK_TIMEOUT", "10m", "how long the rollback command may run"},
+	{"SHIFTWISE_OPS_CHANNEL", "", "Slack channel ID where incidents are announced (and handled in a thread where the bot may not create channels); default: where started"},
+	{"SHIFTWISE_ONCALL_GROUP", "", "Slack user group ID (S…) invited to every incident channel"},
+	{"SHIFTWISE_ESCALATION_L2_GROUP", "", "Slack user group ID paged by `incident escalate L2` (Development Team, dev@company.com)"},
+	{"SHIFTWISE_ESCALATION_L3_GROUP", "", "Slack user group ID paged by `incident escalate L3` (System Architects, management@company.com)"},
 }
 
 var slackChannelID = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
@@ -90,7 +110,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		DockerHost: get("DOCKER_HOST"), ComposeProject: get("SHIFTWISE_COMPOSE_PROJECT"),
 		BackupDir: get("SHIFTWISE_BACKUP_DIR"), DatabaseURL: get("SHIFTWISE_DATABASE_URL"),
 		RedisURL: get("SHIFTWISE_REDIS_URL"), DataDir: get("SHIFTWISE_DATA_DIR"),
-		PolicyPath: get("SHIFTWISE_POLICY"), LogLevel: get("SHIFTWISE_LOG_LEVEL"),
+		PolicyPath: get("SHIFTWISE_POLICY"), LogLevel: get("SHIFTWISE_LOG_LEVEL"), AuditChannel: get("SHIFTWISE_AUDIT_CHANNEL"),
 		Health: commands.DefaultHealthLimits(),
 	}
 	var errs []string
@@ -109,6 +129,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 			continue
 		}
 		c.SlackChannels = append(c.SlackChannels, ch)
+	}
+	if c.AuditChannel != "" && !slackChannelID.MatchString(c.AuditChannel) {
+		check("SHIFTWISE_AUDIT_CHANNEL", fmt.Errorf("%q is not a channel ID (like C0123ABCD)", c.AuditChannel))
 	}
 	dms, err := strconv.ParseBool(get("SHIFTWISE_SLACK_DMS"))
 	check("SHIFTWISE_SLACK_DMS", err)
@@ -170,6 +193,21 @@ func loadConfig(getenv func(string) string) (config, error) {
 	check("SHIFTWISE_HEALTH_MAX_ERRORS", err)
 	if err == nil {
 		c.Health.ErrorLines = n
+	}
+	c.LogDir = get("SHIFTWISE_LOG_DIR")
+	c.DBTestCommand, err = commands.ParseDBTestCommand(get("SHIFTWISE_DB_TEST_COMMAND"))
+	check("SHIFTWISE_DB_TEST_COMMAND", err)
+	dur("SHIFTWISE_DEPLOY_HEALTH_TIMEOUT", &c.DeployHealthTimeout)
+	dur("SHIFTWISE_ROLLBACK_TIMEOUT", &c.RollbackTimeout)
+	if v := get("SHIFTWISE_ROLLBACK_COMMAND"); v != "" {
+		argv, err := runcmd.ParseArgv(v)
+		check("SHIFTWISE_ROLLBACK_COMMAND", err)
+		c.RollbackCommand = argv
+	}
+	c.RollbackEnv = commands.RollbackEnv(getenv, c.ComposeProject, c.DockerHost)
+	c.Incidents, err = loadIncidentConfig(get)
+	if err != nil {
+		errs = append(errs, err.Error())
 	}
 	pct("SHIFTWISE_HEALTH_DISK_PERCENT", &c.Health.DiskPercent)
 	pct("SHIFTWISE_HEALTH_MEMORY_PERCENT", &c.Health.MemoryPercent)

@@ -34,6 +34,7 @@ import (
 	"github.com/shiftwise/shiftwise-bot/integrations/docker"
 	"github.com/shiftwise/shiftwise-bot/integrations/postgres"
 	"github.com/shiftwise/shiftwise-bot/integrations/redis"
+	"github.com/shiftwise/shiftwise-bot/internal/audittrail"
 	"github.com/shiftwise/shiftwise-bot/internal/redact"
 	"github.com/shiftwise/shiftwise-bot/internal/store"
 	"github.com/shiftwise/shiftwise-bot/internal/store/botstore"
@@ -124,11 +125,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		so := slack.Options{
 			AppToken: cfg.SlackAppToken, BotToken: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL,
 			Core: app.engine, Logger: log, Channels: cfg.SlackChannels, DirectMessages: cfg.SlackDMs,
+			AlsoAllowed: app.incidents.Holds,
 		}
-		if app.store != nil {
+		if app.lazy != nil {
 			// `approve <id>` typed anywhere answers in the request's thread;
 			// a redelivery runs once across replicas.
-			so.Requests, so.Deliveries = botstore.Approvals{S: app.store}, app.store
+			so.Requests, so.Deliveries = botstore.LazyApprovals{L: app.lazy}, botstore.LazyDeliveries{L: app.lazy}
 		}
 		sb, err := slack.New(so)
 		if err != nil {
@@ -136,7 +138,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return exitUsage
 		}
 		app.notifyExpired = sb.NotifyExpired // an expired request says so in its thread
+		app.incidents.SetWorkspace(sb.Workspace())
+		app.auditChannel(sb, cfg.AuditChannel, log)
 		app.sweep(ctx)
+		app.flushTimeline(ctx)
 		log.Info("connecting to Slack (Socket Mode)")
 		if err := sb.Run(ctx); err != nil {
 			log.WithError(err).Error("slack transport stopped")
@@ -146,6 +151,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitOK
 	}
 	app.sweep(ctx)
+	app.flushTimeline(ctx)
 	c := &console.Console{Core: app.engine, Subject: subject}
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		c.Prompt = "shiftwise> "
@@ -207,11 +213,16 @@ type app struct {
 	health     *commands.Health
 	authz      *permissions.Authorizer
 	loadPolicy func() (string, error)
-	store      *store.Store // the bot's database; nil without one
+	lazy       *botstore.Lazy // the bot's database; nil without one
 	closers    []func()
 	// notifyExpired, set before the sweep starts, tells the transport
 	// of a request that expired undecided.
 	notifyExpired func(context.Context, bot.Approval)
+	incidents     *commands.Incidents
+	timeline      *commands.Timeline
+	// trail writes audit entries (database, else the spool); nil without
+	// SHIFTWISE_DATABASE_URL.
+	trail *audittrail.Trail
 }
 
 // approvalSweep is how often a running bot expires undecided requests.
@@ -227,13 +238,24 @@ func (a *app) sweep(ctx context.Context) {
 		a.engine.SweepExpired(ctx, approvalSweep)
 	}()
 	a.closers = append(a.closers, func() { cancel(); <-done })
+	if a.trail != nil {
+		// Spooled audit entries are written once the database answers.
+		tdone := make(chan struct{})
+		go func() { defer close(tdone); a.trail.Run(ctx) }()
+		a.closers = append(a.closers, func() { cancel(); <-tdone })
+	}
 }
 
 // extraCommands are added to the registry by tests only.
 var extraCommands []bot.Command
 
-// storeOpenTimeout bounds reaching the bot's database at start.
-const storeOpenTimeout = 10 * time.Second
+// storeOpenTimeout bounds reaching the bot's database at start (and each
+// later attempt while it is down); storeRetry is the first pause between
+// attempts (doubling up to 16 times that).
+const (
+	storeOpenTimeout = 10 * time.Second
+	storeRetry       = 2 * time.Second
+)
 
 func (a *app) close() {
 	for i := len(a.closers) - 1; i >= 0; i-- {
@@ -276,6 +298,7 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		Docker: dock, DB: db, Cache: cache, BackupDir: cfg.BackupDir, Limits: cfg.Health,
 		Reuse: cfg.HealthReuse,
 	}
+	backupsCmd, cleanupCmd, dbTestCmd := backupCommands(cfg, dock, a.health, log)
 	a.loadPolicy = func() (string, error) { return permissions.LoadPolicy(cfg.PolicyPath) }
 	policy, err := a.loadPolicy()
 	if err != nil {
@@ -288,33 +311,67 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		return nil, fmt.Errorf("SHIFTWISE_POLICY: %w", err)
 	}
 	a.authz = authz
+	var lazy *botstore.Lazy
+	if cfg.DatabaseURL != "" {
+		// The bot must keep working while its own database is down: until
+		// it answers (retried in the background), approvals say it is down,
+		// audit entries wait in the spool, read-only commands run.
+		lazy = botstore.Connect(ctx, func(ctx context.Context) (*store.Store, error) { return store.Open(ctx, cfg.DatabaseURL) },
+			storeRetry, storeOpenTimeout, storeOpenTimeout, log, red.Redact, nil)
+		a.closers = append(a.closers, lazy.Close)
+		if err := a.openTrail(cfg, lazy, log); err != nil {
+			a.close()
+			return nil, err
+		}
+	}
+	deployer := &commands.Deploy{
+		Docker: dock,
+		// While Backup is nil (the backup commands could not be set up),
+		// deploy refuses without --no-backup.
+		Verify:          commands.ServiceHealthURLs(httpClient, map[string]string{"api": cfg.APIURL, "frontend": cfg.FrontendURL}),
+		LevelOf:         authz.Level,
+		HealthTimeout:   cfg.DeployHealthTimeout,
+		RollbackCommand: cfg.RollbackCommand,
+		RollbackEnv:     cfg.RollbackEnv,
+		RollbackTimeout: cfg.RollbackTimeout,
+		Log:             log.WithField("component", "deploy"),
+	}
 	var reg *bot.Registry
+	a.newIncidents(cfg, red, log)
 	deps := commands.Deps{Health: a.health, Authz: authz, LoadPolicy: a.loadPolicy,
-		Commands: func() []*bot.Command { return reg.Commands() }}
+		Commands: func() []*bot.Command { return reg.Commands() },
+		Parse:    func(line string) (*bot.Command, bot.Args, error) { return reg.Parse(line) },
+		DataDir:  cfg.DataDir,
+		Backups:  backupsCmd, Cleanup: cleanupCmd, DBTest: dbTestCmd, Incidents: a.incidents}
+	deps.Audit = commands.NoAuditDatabase
+	if a.trail != nil {
+		deps.Audit = a.trail
+	}
+	deps.DB, deps.Cache = db, cache
+	if backupsCmd != nil {
+		// Every deploy takes a backup first, as the runbook's does.
+		deployer.Backup = func(ctx context.Context) (string, error) {
+			b, err := backupsCmd.Create(ctx)
+			return b.Name, err
+		}
+	}
+	deps.Deploy = deployer
 	reg, err = bot.NewRegistry(append(commands.All(deps), extraCommands...)...)
 	if err != nil {
 		a.close()
 		return nil, fmt.Errorf("commands: %w", err)
 	}
 	opts := bot.Options{Registry: reg, Authorizer: authz, Redactor: red, Logger: log, ApprovalTTL: cfg.ApprovalTTL}
-	if cfg.DatabaseURL != "" {
-		// The bot must keep working while its own database is down: without
-		// it, approvals and audit are off and read-only commands still run.
-		octx, cancel := context.WithTimeout(ctx, storeOpenTimeout)
-		st, err := store.Open(octx, cfg.DatabaseURL)
-		cancel()
-		if err != nil {
-			log.WithField("error", red.Redact(err.Error())).Warn("SHIFTWISE_DATABASE_URL: the bot's database is unreachable; running WITHOUT approvals and audit until restarted")
-		} else {
-			a.closers = append(a.closers, st.Close)
-			a.store = st
-			opts.Approvals, opts.Auditor = botstore.Approvals{S: st}, botstore.Auditor{S: st}
-			opts.OnExpired = func(ctx context.Context, ap bot.Approval) {
-				log.WithFields(logrus.Fields{"approval": ap.ID, "command": ap.Command, "user": ap.Requester, "channel": ap.Channel}).
-					Warn("approval request expired without a decision")
-				if a.notifyExpired != nil {
-					a.notifyExpired(ctx, ap)
-				}
+	if lazy != nil {
+		a.lazy = lazy
+		opts.Approvals, opts.Auditor = botstore.LazyApprovals{L: lazy}, a.trail
+		a.openTimelineSpool(cfg, log)
+		opts.Auditor = a.attachIncidentStore(botstore.LazyIncidents{L: lazy}, opts.Auditor)
+		opts.OnExpired = func(ctx context.Context, ap bot.Approval) {
+			log.WithFields(logrus.Fields{"approval": ap.ID, "command": ap.Command, "user": ap.Requester, "channel": ap.Channel}).
+				Warn("approval request expired without a decision")
+			if a.notifyExpired != nil {
+				a.notifyExpired(ctx, ap)
 			}
 		}
 	}

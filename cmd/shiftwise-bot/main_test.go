@@ -49,9 +49,27 @@ func demoEnv(t testing.TB) map[string]string {
 	}
 }
 
+// runWith runs the bot in-process. A test that sets no SHIFTWISE_DATA_DIR
+// gets a fresh one for this run alone, removed afterwards, so that no run
+// writes ./data into the source tree or leaves spooled entries to the next.
 func runWith(env map[string]string, stdin string, args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut, func(k string) string { return env[k] })
+	dataDir := env["SHIFTWISE_DATA_DIR"]
+	if dataDir == "" {
+		dir, err := os.MkdirTemp("", "shiftwise-bot-test-data-")
+		if err != nil {
+			panic(err)
+		}
+		defer os.RemoveAll(dir)
+		dataDir = dir
+	}
+	getenv := func(k string) string {
+		if k == "SHIFTWISE_DATA_DIR" {
+			return dataDir
+		}
+		return env[k]
+	}
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut, getenv)
 	return code, out.String(), errOut.String()
 }
 
@@ -99,6 +117,8 @@ func TestStartupErrorsNameTheSetting(t *testing.T) {
 		"SHIFTWISE_API_URL":             {"SHIFTWISE_API_URL": "ftp://x"},
 		"SLACK_BOT_TOKEN":               {"SLACK_APP_TOKEN": "xapp-1"},
 		"SHIFTWISE_POLICY":              {"SHIFTWISE_POLICY": "/nonexistent/policy.csv"},
+		"SHIFTWISE_ROLLBACK_COMMAND":    {"SHIFTWISE_ROLLBACK_COMMAND": "/opt/deploy.sh rollback"}, // not a JSON argv
+		"SHIFTWISE_ROLLBACK_TIMEOUT":    {"SHIFTWISE_ROLLBACK_TIMEOUT": "-1m"},
 	}
 	for name, env := range cases {
 		code, _, stderr := runWith(env, "", "health")

@@ -31,6 +31,9 @@ var patterns = []struct {
 	{[]string{"eyj"}, regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*`), Mask},
 	// Authorization: Bearer/Basic <credential>
 	{[]string{"bearer", "basic"}, regexp.MustCompile(`(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}`), "${1} " + Mask},
+	// SQL: ALTER ROLE app [ENCRYPTED] PASSWORD 'literal', as pg_stat_activity
+	// and pg_stat_statements may show it.
+	{[]string{"passw"}, regexp.MustCompile(`(?i)\b(password\s+)'(?:[^']|'')*'`), "${1}'" + Mask + "'"},
 	// NAME_PASSWORD=value, DB_SECRET: value, "api_token": "value", password=value
 	{[]string{"passw", "secret", "token", "key"}, regexp.MustCompile(`(?i)\b([A-Za-z0-9_.-]*(?:password|passwd|secret|token|api[_-]?key)["']?\s*[=:]\s*["']?)([^\s"'&,;]+)`), "${1}" + Mask},
 }

@@ -70,3 +70,16 @@ func TestRedactHintsAreCaseInsensitive(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactSQLPasswordLiterals(t *testing.T) {
+	r := New()
+	for in, want := range map[string]string{
+		"ALTER ROLE app PASSWORD 'hunter2'":                     "ALTER ROLE app PASSWORD '[REDACTED]'",
+		"create user x with encrypted password 'it''s secret';": "create user x with encrypted password '[REDACTED]';",
+		"ALTER ROLE app PASSWORD NULL":                          "ALTER ROLE app PASSWORD NULL",
+	} {
+		if got := r.Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

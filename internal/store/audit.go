@@ -33,6 +33,13 @@ type Entry struct {
 	Duration time.Duration
 	Hash     string
 	PrevHash string
+	// Key, when set, is the entry's idempotency key (a spool record's ID):
+	// appending a key already in the log writes nothing and returns the
+	// entry holding it.
+	Key string
+	// Occurred, when set, is when the audited thing happened, if that was
+	// before the entry joined the chain at At (it waited in the spool).
+	Occurred time.Time
 }
 
 // hashEntry returns hex(sha256(prev || encoding)), where the encoding is a
@@ -40,16 +47,29 @@ type Entry struct {
 // "<length>:<value>\n": no two different entries encode alike. At counts
 // in microseconds, PostgreSQL's precision, so that a stored entry hashes
 // as it did when it was appended.
+//
+// An entry with a Key is encoded as v2: the v1 fields followed by Key and
+// Occurred (0 when unset), so that neither can be changed unnoticed.
 func hashEntry(prev string, e Entry) string {
 	h := sha256.New()
 	h.Write([]byte(prev))
-	h.Write([]byte("shiftwise-audit-v1\n"))
-	for _, f := range []string{
+	fields := []string{
 		strconv.FormatInt(e.ID, 10),
 		strconv.FormatInt(e.At.UnixMicro(), 10),
 		e.Subject, e.Channel, e.Command, e.Args, e.Decision, e.Approver, e.Result,
 		strconv.FormatInt(int64(e.Duration), 10),
-	} {
+	}
+	if e.Key == "" {
+		h.Write([]byte("shiftwise-audit-v1\n"))
+	} else {
+		var occurred int64
+		if !e.Occurred.IsZero() {
+			occurred = e.Occurred.UnixMicro()
+		}
+		h.Write([]byte("shiftwise-audit-v2\n"))
+		fields = append(fields, e.Key, strconv.FormatInt(occurred, 10))
+	}
+	for _, f := range fields {
 		h.Write([]byte(strconv.Itoa(len(f))))
 		h.Write([]byte{':'})
 		h.Write([]byte(f))
@@ -61,7 +81,9 @@ func hashEntry(prev string, e Entry) string {
 // Append adds e to the end of the log and returns it with ID, At, PrevHash
 // and Hash set (the ones e carries are ignored). Appenders in any number of
 // processes form one linear chain: each append locks the chain head row
-// for the length of its transaction, and IDs are contiguous.
+// for the length of its transaction, and IDs are contiguous. An entry whose
+// Key is already in the log is not written again: Append returns the
+// stored one.
 func (s *Store) Append(ctx context.Context, e Entry) (Entry, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -75,14 +97,35 @@ func (s *Store) Append(ctx context.Context, e Entry) (Entry, error) {
 	}
 	e.ID = lastID + 1
 	e.At = time.Now().UTC().Truncate(time.Microsecond) // taken under the lock: At follows ID
+	var key *string
+	var occurred *time.Time
+	if e.Key != "" {
+		key = &e.Key
+		if !e.Occurred.IsZero() {
+			e.Occurred = e.Occurred.UTC().Truncate(time.Microsecond)
+			occurred = &e.Occurred
+		}
+	} else {
+		e.Occurred = time.Time{} // only keyed (v2) entries carry it
+	}
 	e.PrevHash = head
 	e.Hash = hashEntry(head, e)
-	if _, err := tx.Exec(ctx, `INSERT INTO audit_log
-		(id, at, subject, channel, command, args, decision, approver, result, duration_ns, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	tag, err := tx.Exec(ctx, `INSERT INTO audit_log
+		(id, at, subject, channel, command, args, decision, approver, result, duration_ns, prev_hash, hash, entry_key, occurred_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+		ON CONFLICT (entry_key) DO NOTHING`,
 		e.ID, e.At, e.Subject, e.Channel, e.Command, e.Args, e.Decision, e.Approver, e.Result,
-		int64(e.Duration), e.PrevHash, e.Hash); err != nil {
+		int64(e.Duration), e.PrevHash, e.Hash, key, occurred)
+	if err != nil {
 		return Entry{}, fmt.Errorf("audit append: insert entry %d: %w", e.ID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		// Written before (a replay after a crash): the chain stays as it is.
+		old, err := scanEntry(tx.QueryRow(ctx, `SELECT `+entryColumns+` FROM audit_log WHERE entry_key = $1`, e.Key))
+		if err != nil {
+			return Entry{}, fmt.Errorf("audit append: read the entry already holding key %s: %w", e.Key, err)
+		}
+		return old, nil
 	}
 	if _, err := tx.Exec(ctx, `UPDATE audit_head SET last_id = $1, hash = $2 WHERE singleton`, e.ID, e.Hash); err != nil {
 		return Entry{}, fmt.Errorf("audit append: move the chain head: %w", err)
@@ -96,7 +139,8 @@ func (s *Store) Append(ctx context.Context, e Entry) (Entry, error) {
 // Filter selects audit entries. Zero fields select everything.
 type Filter struct {
 	Subject string    // only this subject's entries
-	Since   time.Time // only entries at or after this time
+	Since   time.Time // only entries that happened at or after this time
+	Before  int64     // only entries with an ID below this one (the next page)
 	Limit   int       // at most this many (DefaultLimit when <= 0, MaxLimit at most)
 }
 
@@ -106,14 +150,18 @@ const (
 	MaxLimit     = 1000
 )
 
-const entryColumns = `id, at, subject, channel, command, args, decision, approver, result, duration_ns, prev_hash, hash`
+const entryColumns = `id, at, subject, channel, command, args, decision, approver, result, duration_ns, prev_hash, hash, coalesce(entry_key, ''), occurred_at`
 
 func scanEntry(row pgx.Row) (Entry, error) {
 	var e Entry
 	var d int64
+	var occurred *time.Time
 	err := row.Scan(&e.ID, &e.At, &e.Subject, &e.Channel, &e.Command, &e.Args, &e.Decision,
-		&e.Approver, &e.Result, &d, &e.PrevHash, &e.Hash)
+		&e.Approver, &e.Result, &d, &e.PrevHash, &e.Hash, &e.Key, &occurred)
 	e.At = e.At.UTC()
+	if occurred != nil {
+		e.Occurred = occurred.UTC()
+	}
 	e.Duration = time.Duration(d)
 	return e, err
 }
@@ -126,8 +174,8 @@ func (s *Store) Entries(ctx context.Context, f Filter) ([]Entry, error) {
 	}
 	limit = min(limit, MaxLimit)
 	rows, err := s.pool.Query(ctx, `SELECT `+entryColumns+` FROM audit_log
-		WHERE ($1 = '' OR subject = $1) AND at >= $2
-		ORDER BY id DESC LIMIT $3`, f.Subject, f.Since, limit)
+		WHERE ($1 = '' OR subject = $1) AND coalesce(occurred_at, at) >= $2 AND ($4 <= 0 OR id < $4)
+		ORDER BY id DESC LIMIT $3`, f.Subject, f.Since, limit, f.Before)
 	if err != nil {
 		return nil, fmt.Errorf("audit entries: %w", err)
 	}
@@ -141,8 +189,21 @@ func (s *Store) Entries(ctx context.Context, f Filter) ([]Entry, error) {
 // Verification is what Verify found.
 type Verification struct {
 	Entries  int      // entries read
+	LastID   int64    // the last entry's ID (0 for an empty log)
 	Head     string   // the recomputed hash of the last entry ("" for an empty log)
 	Problems []string // empty when the chain is intact; each names the entry ID
+	// Uncovered counts the entries after the Digest given to VerifyDigest:
+	// the chain links them, but no digest outside the database vouches
+	// for them (appended by another process, or after the digest was
+	// written).
+	Uncovered int64
+}
+
+// Digest is a point of the chain kept outside the database: an entry's ID
+// and its hash, written after every append (see VerifyDigest).
+type Digest struct {
+	ID   int64
+	Hash string
 }
 
 // OK reports whether Verify found nothing wrong.
@@ -165,6 +226,21 @@ const maxProblems = 100
 // A hash error is reported against the entry itself and the link to the
 // next is checked against the stored hash, so one edit is one problem.
 func (s *Store) Verify(ctx context.Context, expectedHead string) (Verification, error) {
+	return s.verify(ctx, expectedHead, Digest{})
+}
+
+// VerifyDigest is Verify against a digest kept outside the database that
+// names its entry: the recomputed hash of entry d.ID must be d.Hash. A log
+// rewritten wholesale, or rewritten up to that entry, or cut short before
+// it, is a problem; entries after it are counted in Uncovered.
+func (s *Store) VerifyDigest(ctx context.Context, d Digest) (Verification, error) {
+	if d.ID <= 0 || d.Hash == "" {
+		return Verification{}, errors.New("audit verify: the digest names no entry")
+	}
+	return s.verify(ctx, "", d)
+}
+
+func (s *Store) verify(ctx context.Context, expectedHead string, d Digest) (Verification, error) {
 	var v Verification
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
@@ -224,6 +300,10 @@ func (s *Store) Verify(ctx context.Context, expectedHead string) (Verification, 
 		}
 		v.Head = want
 		seen[want] = e.ID
+		if d.ID != 0 && e.ID == d.ID && want != d.Hash {
+			problem("entry %d: its recomputed hash %s is not %s, the digest kept outside the database: the log was rewritten up to this entry, or this entry replaced",
+				e.ID, short(want), short(d.Hash))
+		}
 		prevID, prevHash = e.ID, e.Hash
 	}
 	if err := rows.Err(); err != nil {
@@ -237,6 +317,15 @@ func (s *Store) Verify(ctx context.Context, expectedHead string) (Verification, 
 		}
 	} else if headHash != prevHash {
 		problem("entry %d: the chain head's hash %s differs from the last entry's %s", prevID, short(headHash), short(prevHash))
+	}
+	v.LastID = prevID
+	if d.ID != 0 {
+		if prevID < d.ID {
+			problem("entry %d: the digest kept outside the database names entry %d, but the log ends at entry %d: entries were deleted at the end, or the log rewritten",
+				prevID+1, d.ID, prevID)
+		} else {
+			v.Uncovered = prevID - d.ID
+		}
 	}
 	if expectedHead != "" && expectedHead != v.Head {
 		if id, ok := seen[expectedHead]; ok {

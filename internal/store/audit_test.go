@@ -280,3 +280,97 @@ func TestHashEncodingIsUnambiguous(t *testing.T) {
 		t.Error("PrevHash is not hashed")
 	}
 }
+
+func TestAppendWithKeyIsWrittenOnce(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	appendN(t, s, 2)
+	e := entry(7)
+	e.Key = "0123abcd-1"
+	e.Occurred = time.Now().Add(-time.Hour)
+	first, err := s.Append(ctxFor(t), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Append(ctxFor(t), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != first.ID || again.Hash != first.Hash || again.Key != e.Key {
+		t.Fatalf("second append of key %s = %+v, want the stored %+v", e.Key, again, first)
+	}
+	if !first.Occurred.Equal(e.Occurred.Truncate(time.Microsecond)) || !again.Occurred.Equal(first.Occurred) {
+		t.Fatalf("occurred %v / %v, want %v", first.Occurred, again.Occurred, e.Occurred)
+	}
+	next, err := s.Append(ctxFor(t), entry(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.ID != first.ID+1 {
+		t.Fatalf("the duplicate moved the chain: next ID %d after %d", next.ID, first.ID)
+	}
+	if v := verify(t, s, next.Hash); !v.OK() || v.Entries != 4 {
+		t.Fatalf("verify: %+v", v)
+	}
+	// The key and the time it happened are part of the hash.
+	exec(t, s, `UPDATE audit_log SET occurred_at = occurred_at + interval '1 minute' WHERE id = $1`, first.ID)
+	wantProblem(t, verify(t, s, ""), first.ID, "edited")
+	exec(t, s, `UPDATE audit_log SET occurred_at = occurred_at - interval '1 minute', entry_key = 'other' WHERE id = $1`, first.ID)
+	wantProblem(t, verify(t, s, ""), first.ID, "edited")
+}
+
+func TestEntriesSinceUsesWhenItHappenedAndPages(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	old := entry(1)
+	old.Key, old.Occurred = "k-old", time.Now().Add(-48*time.Hour)
+	if _, err := s.Append(ctxFor(t), old); err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, 5)
+	recent, err := s.Entries(ctxFor(t), Filter{Since: time.Now().Add(-24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recent) != 5 {
+		t.Fatalf("entries of the last 24 h: %d, want 5 (the spooled one happened 48 h ago)", len(recent))
+	}
+	page, err := s.Entries(ctxFor(t), Filter{Limit: 2, Before: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page) != 2 || page[0].ID != 4 || page[1].ID != 3 {
+		t.Fatalf("page before 5: %+v", page)
+	}
+}
+
+func TestVerifyDigest(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	got := appendN(t, s, 6)
+	d := Digest{ID: got[3].ID, Hash: got[3].Hash}
+	v, err := s.VerifyDigest(ctxFor(t), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.OK() || v.Uncovered != 2 || v.LastID != 6 {
+		t.Fatalf("intact log, digest at 4: %+v", v)
+	}
+	// A consistent rewrite of the whole log.
+	prev := ""
+	for _, e := range got {
+		e.Result = "nothing happened"
+		e.PrevHash = prev
+		e.Hash = hashEntry(prev, e)
+		exec(t, s, `UPDATE audit_log SET result = $2, prev_hash = $3, hash = $4 WHERE id = $1`, e.ID, e.Result, e.PrevHash, e.Hash)
+		prev = e.Hash
+	}
+	exec(t, s, `UPDATE audit_head SET hash = $1`, prev)
+	v, _ = s.VerifyDigest(ctxFor(t), d)
+	wantProblem(t, v, 4, "digest kept outside", "rewritten")
+	// Cut short before the digest's entry, consistently.
+	exec(t, s, `DELETE FROM audit_log WHERE id >= 3`)
+	exec(t, s, `UPDATE audit_head SET last_id = 2, hash = (SELECT hash FROM audit_log WHERE id = 2)`)
+	v, _ = s.VerifyDigest(ctxFor(t), d)
+	wantProblem(t, v, 3, "names entry 4", "ends at entry 2")
+}

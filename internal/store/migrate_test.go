@@ -16,9 +16,11 @@ func TestMigrationsEmbedded(t *testing.T) {
 	if len(all) < 3 {
 		t.Fatalf("got %d migrations, want at least 3", len(all))
 	}
+	// Versions rise; a gap is a version reserved by work in progress on
+	// another branch (Migrate applies whichever the database lacks).
 	for i, m := range all {
-		if m.version != i+1 {
-			t.Errorf("migration %d is %s (version %d): versions must run 1, 2, 3…", i, m.name, m.version)
+		if i > 0 && m.version <= all[i-1].version || i == 0 && m.version != 1 {
+			t.Errorf("migration %d is %s (version %d): versions must rise from 1", i, m.name, m.version)
 		}
 		if strings.TrimSpace(m.sql) == "" {
 			t.Errorf("migration %s is empty", m.name)

@@ -1,0 +1,73 @@
+package audittrail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/shiftwise/shiftwise-bot/commands"
+	"github.com/shiftwise/shiftwise-bot/internal/store"
+)
+
+var _ commands.AuditLog = (*Trail)(nil)
+
+func (t *Trail) store() (*store.Store, error) {
+	st := t.o.Store()
+	if st == nil {
+		n := t.Pending()
+		waiting := fmt.Sprintf("%d entries wait", n)
+		if n == 1 {
+			waiting = "1 entry waits"
+		}
+		return nil, fmt.Errorf("the bot's database is unreachable right now (the bot keeps trying; %s in the local spool)", waiting)
+	}
+	return st, nil
+}
+
+// AuditEntries implements commands.AuditLog.
+func (t *Trail) AuditEntries(ctx context.Context, q commands.AuditQuery) ([]commands.AuditRecord, error) {
+	st, err := t.store()
+	if err != nil {
+		return nil, err
+	}
+	es, err := st.Entries(ctx, store.Filter{Subject: q.Subject, Since: q.Since, Before: q.Before, Limit: q.Limit})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]commands.AuditRecord, len(es))
+	for i, e := range es {
+		out[i] = commands.AuditRecord{ID: e.ID, At: e.At, Occurred: e.Occurred, Subject: e.Subject, Channel: e.Channel,
+			Command: e.Command, Args: e.Args, Decision: e.Decision, Approver: e.Approver, Result: e.Result, Duration: e.Duration}
+	}
+	return out, nil
+}
+
+// VerifyAudit implements commands.AuditLog: the chain, against the digest
+// file when there is one. An unreadable digest file is a problem of its own.
+func (t *Trail) VerifyAudit(ctx context.Context) (commands.AuditReport, error) {
+	st, err := t.store()
+	if err != nil {
+		return commands.AuditReport{}, err
+	}
+	var r commands.AuditReport
+	d, derr := ReadDigest(t.o.DigestPath)
+	var v store.Verification
+	if derr == nil {
+		v, err = st.VerifyDigest(ctx, d)
+		r.DigestID, r.Digest, r.DigestWhere = d.ID, d.Hash, t.o.DigestPath
+	} else {
+		v, err = st.Verify(ctx, "")
+	}
+	if err != nil {
+		return r, err
+	}
+	r.Entries, r.LastID, r.Head, r.Problems, r.Uncovered = v.Entries, v.LastID, v.Head, v.Problems, v.Uncovered
+	if derr != nil && !errors.Is(derr, ErrNoDigest) {
+		r.Problems = append(r.Problems, fmt.Sprintf("the digest kept outside the database is unreadable: %v", derr))
+	}
+	r.Pending = t.Pending()
+	return r, nil
+}
+
+// AuditPending implements commands.AuditLog.
+func (t *Trail) AuditPending() int { return t.Pending() }
