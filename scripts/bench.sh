@@ -54,8 +54,28 @@ if [ "${1:-}" = "errors" ]; then
   exit "${PIPESTATUS[0]}"
 fi
 if [ "${1:-}" = "slack" ]; then
-  go test -run '^$' -bench 'BenchmarkSlack' -benchtime 1x ./cmd/shiftwise-bot | grep -E '^Benchmark|FAIL|ok'
-  exit "${PIPESTATUS[0]}"
+  raw=$(mktemp)
+  trap 'rm -f "$raw"' EXIT
+  set +e
+  go test -run '^$' -bench 'BenchmarkSlack(Ack|RSSAtRest)$' -benchtime 1x ./cmd/shiftwise-bot >"$raw" 2>&1
+  rc=$?
+  set -e
+  grep -E '^Benchmark|FAIL|^ok' "$raw"
+  [ "$rc" = 0 ] || { tail -40 "$raw" >&2; exit "$rc"; }
+  awk '
+    /^BenchmarkSlackAck\// {
+      split($1, n, "/"); who = n[2]; rate = n[3]; sub(/-[0-9]+$/, "", rate); sub(/rate=/, "", rate)
+      for (i = 3; i < NF; i += 2) v[who, rate, $(i + 1)] = $i
+      rates[rate] = 1
+    }
+    END {
+      printf "\n%-6s %9s %9s %9s %9s %9s %12s\n", "rate/s", "bot p50", "bot p99", "bare p50", "bare p99", "p99 ratio", "unacked b/b"
+      for (r = 1; r <= 1000; r++) if (r in rates)
+        printf "%-6s %9.2f %9.2f %9.2f %9.2f %9.2f %8d/%d\n", r, v["bot", r, "p50-ms"], v["bot", r, "p99-ms"], v["bare", r, "p50-ms"], v["bare", r, "p99-ms"],
+          v["bot", r, "p99-ms"] / v["bare", r, "p99-ms"], v["bot", r, "unacked"], v["bare", r, "unacked"]
+      print "goal: bot p99 <= 2x bare p99, nothing unacked"
+    }' "$raw"
+  exit 0
 fi
 count=${COUNT:-5}
 raw=$(mktemp)

@@ -3,6 +3,7 @@ package slack
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,12 +30,18 @@ type noRedact struct{}
 
 func (noRedact) Redact(s string) string { return s }
 
+// maskRedact masks the one secret the tests use.
+type maskRedact struct{}
+
+func (maskRedact) Redact(s string) string { return strings.ReplaceAll(s, "hunter2", "[REDACTED]") }
+
 // rig is the real core with test commands, the real transport, and the
 // Slack fake between them.
 type rig struct {
 	fake    *slacktest.Server
 	runs    map[string]*atomic.Int32
 	actions atomic.Int32
+	release chan struct{} // closed to let `steps` finish
 	cancel  context.CancelFunc
 	done    chan error
 }
@@ -43,7 +50,7 @@ func (r *rig) ran(name string) int { return int(r.runs[name].Load()) }
 
 func newRig(t *testing.T, tweak func(*Options)) *rig {
 	t.Helper()
-	r := &rig{runs: map[string]*atomic.Int32{}}
+	r := &rig{runs: map[string]*atomic.Int32{}, release: make(chan struct{})}
 	cmd := func(name string, level bot.Level, fn func(context.Context, bot.Request) (bot.Message, error)) bot.Command {
 		r.runs[name] = &atomic.Int32{}
 		counter := r.runs[name]
@@ -70,6 +77,17 @@ func newRig(t *testing.T, tweak func(*Options)) *rig {
 		cmd("big", bot.Level1, func(context.Context, bot.Request) (bot.Message, error) {
 			return bot.Message{Title: "Big output", Code: []bot.CodeBlock{{Title: "log", Text: strings.Repeat("line of output 0123456789\n", 8000)}}}, nil
 		}),
+		cmd("steps", bot.Level1, func(ctx context.Context, _ bot.Request) (bot.Message, error) {
+			for i := 1; i <= 20; i++ {
+				bot.Report(ctx, bot.Message{Title: fmt.Sprintf("Step %d of 20", i), Text: "logging in with hunter2"})
+			}
+			select {
+			case <-r.release:
+			case <-ctx.Done():
+				return bot.Message{}, ctx.Err()
+			}
+			return bot.Message{Title: "Steps done", Status: bot.StatusOK, Text: "hunter2 is still secret"}, nil
+		}),
 		cmd("confirm", bot.Level1, func(context.Context, bot.Request) (bot.Message, error) {
 			return bot.Message{Title: "Press it", Buttons: []bot.Button{{ActionID: "test.press", Text: "Press", Value: "v-1"}}}, nil
 		}),
@@ -77,7 +95,7 @@ func newRig(t *testing.T, tweak func(*Options)) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := bot.NewEngine(bot.Options{Registry: reg, Authorizer: testLevels{"slack:UOPS": bot.Level1}, Redactor: noRedact{},
+	engine, err := bot.NewEngine(bot.Options{Registry: reg, Authorizer: testLevels{"slack:UOPS": bot.Level1}, Redactor: maskRedact{},
 		Actions: map[string]bot.ActionHandler{"test.press": func(_ context.Context, a bot.Action) (bot.Message, error) {
 			r.actions.Add(1)
 			if a.Value != "v-1" {
@@ -248,6 +266,66 @@ func TestSlowCommandShowsProgressUpdatedInPlace(t *testing.T) {
 	if n := len(r.fake.Calls("chat.postMessage")); n != 1 {
 		t.Errorf("%d posts; progress and result must be one message", n)
 	}
+}
+
+// TestReportedStepsUpdateOneMessage: a command reporting 20 steps at once
+// gets one progress message, updated with the newest step only (not 20
+// updates), and the result replaces it; no step leaks the secret.
+func TestReportedStepsUpdateOneMessage(t *testing.T) {
+	r := newRig(t, func(o *Options) { o.ProgressAfter, o.ProgressEvery = time.Hour, 200*time.Millisecond })
+	r.slash(t, "C0OPS", "UOPS", "steps")
+	shows := func(c slacktest.Call, what string) bool {
+		return strings.Contains(c.Param("text"), what) || strings.Contains(c.Param("blocks"), what)
+	}
+	// The newest step reaches Slack while the command is still running.
+	for deadline := time.Now().Add(wait); ; time.Sleep(10 * time.Millisecond) {
+		var seen bool
+		for _, m := range []string{"chat.postMessage", "chat.update"} {
+			for _, c := range r.fake.Calls(m) {
+				seen = seen || shows(c, "Step 20 of 20")
+			}
+		}
+		if seen {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("step 20 never shown; calls: post %d update %d", len(r.fake.Calls("chat.postMessage")), len(r.fake.Calls("chat.update")))
+		}
+	}
+	close(r.release)
+	for deadline := time.Now().Add(wait); ; time.Sleep(10 * time.Millisecond) {
+		if msgs := r.fake.Messages("C0OPS"); len(msgs) == 1 && strings.Contains(texts(msgs[0]), "Steps done") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the result did not replace the progress message: %+v", r.fake.Messages("C0OPS"))
+		}
+	}
+	posts, updates := r.fake.Calls("chat.postMessage"), r.fake.Calls("chat.update")
+	if len(posts) != 1 {
+		t.Errorf("%d chat.postMessage calls; want the one progress message", len(posts))
+	}
+	// The first post shows some step; at most one update shows the newest
+	// (the 20 reports came at once, so there is nothing in between); the
+	// last update is the result.
+	if len(updates) < 1 || len(updates) > 2 {
+		t.Errorf("%d chat.update calls for 20 reported steps; want 1 or 2", len(updates))
+	}
+	if len(updates) > 0 && !shows(updates[len(updates)-1], "Steps done") {
+		t.Errorf("the last update is not the result: %v", updates[len(updates)-1].Param("text"))
+	}
+	for _, c := range append(posts, updates...) {
+		if shows(c, "hunter2") {
+			t.Errorf("%s carried the secret: %s", c.Method, c.Param("blocks"))
+		}
+		if !shows(c, "[REDACTED]") {
+			t.Errorf("%s lost the redacted text: %s", c.Method, c.Param("blocks"))
+		}
+	}
+	if n := r.ran("steps"); n != 1 {
+		t.Errorf("steps ran %d times", n)
+	}
+	noViolations(t, r)
 }
 
 func TestRedeliveredEventRunsOnce(t *testing.T) {

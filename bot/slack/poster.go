@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -16,6 +17,9 @@ import (
 // Slack's per-channel rate (about one message a second, short bursts
 // allowed), and retries a 429 after its Retry-After. A burst of results
 // queues per channel; it never holds up acks, which go over the socket.
+// Each call runs in its caller's goroutine (a worker, at the workers'
+// lower priority) once it is that channel's turn: callers wait in
+// arrival order.
 type poster struct {
 	log      logrus.FieldLogger
 	every    time.Duration
@@ -23,43 +27,32 @@ type poster struct {
 	retries  int
 	mu       sync.Mutex
 	channels map[string]*channelQueue
-	wg       sync.WaitGroup
-	quit     chan struct{}
+	closed   atomic.Bool
 }
 
 type channelQueue struct {
-	jobs    chan job
+	turn    chan struct{} // capacity 1: holding it is this channel's turn
 	limiter *rate.Limiter
 }
 
-type job struct {
-	ctx  context.Context
-	what string
-	fn   func(ctx context.Context) error
-	done chan error
-}
-
 func newPoster(log logrus.FieldLogger, every time.Duration, burst int) *poster {
-	return &poster{log: log, every: every, burst: burst, retries: 5, channels: map[string]*channelQueue{}, quit: make(chan struct{})}
+	return &poster{log: log, every: every, burst: burst, retries: 5, channels: map[string]*channelQueue{}}
 }
 
-// do runs fn in channel's queue and waits for it to finish.
+// do runs fn when it is channel's turn and its rate allows, and returns
+// what fn returned (after retrying 429s).
 func (p *poster) do(ctx context.Context, channel, what string, fn func(ctx context.Context) error) error {
-	j := job{ctx: ctx, what: what, fn: fn, done: make(chan error, 1)}
+	if p.closed.Load() {
+		return fmt.Errorf("%s in %s: the bot is shutting down", what, channel)
+	}
 	q := p.queue(channel)
 	select {
-	case q.jobs <- j:
-	case <-p.quit:
-		return fmt.Errorf("%s in %s: the bot is shutting down", what, channel)
+	case q.turn <- struct{}{}: // senders blocked here are served first come, first served
 	case <-ctx.Done():
 		return fmt.Errorf("%s in %s: %w", what, channel, ctx.Err())
 	}
-	select {
-	case err := <-j.done:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("%s in %s: %w", what, channel, ctx.Err())
-	}
+	defer func() { <-q.turn }()
+	return p.run(ctx, channel, q, what, fn)
 }
 
 func (p *poster) queue(channel string) *channelQueue {
@@ -67,58 +60,35 @@ func (p *poster) queue(channel string) *channelQueue {
 	defer p.mu.Unlock()
 	q := p.channels[channel]
 	if q == nil {
-		q = &channelQueue{jobs: make(chan job, 64), limiter: rate.NewLimiter(rate.Every(p.every), p.burst)}
+		q = &channelQueue{turn: make(chan struct{}, 1), limiter: rate.NewLimiter(rate.Every(p.every), p.burst)}
 		p.channels[channel] = q
-		p.wg.Add(1)
-		go p.drain(channel, q)
 	}
 	return q
 }
 
-func (p *poster) drain(channel string, q *channelQueue) {
-	defer p.wg.Done()
-	for {
-		select {
-		case j := <-q.jobs:
-			j.done <- p.run(channel, q, j)
-		case <-p.quit:
-			for {
-				select {
-				case j := <-q.jobs: // queued before the quit: still sent
-					j.done <- p.run(channel, q, j)
-				default:
-					return
-				}
-			}
-		}
-	}
-}
-
-func (p *poster) run(channel string, q *channelQueue, j job) error {
+func (p *poster) run(ctx context.Context, channel string, q *channelQueue, what string, fn func(ctx context.Context) error) error {
 	for attempt := 0; ; attempt++ {
-		if err := q.limiter.Wait(j.ctx); err != nil {
-			return fmt.Errorf("%s in %s: %w", j.what, channel, err)
+		if err := q.limiter.Wait(ctx); err != nil {
+			return fmt.Errorf("%s in %s: %w", what, channel, err)
 		}
-		err := j.fn(j.ctx)
+		err := fn(ctx)
 		var rl *slack.RateLimitedError
 		if !errors.As(err, &rl) || attempt >= p.retries {
 			return err
 		}
 		wait := max(rl.RetryAfter, time.Second)
-		p.log.WithFields(logrus.Fields{"channel": channel, "call": j.what, "retry_after": wait.String()}).Warn("slack rate limit; waiting")
+		p.log.WithFields(logrus.Fields{"channel": channel, "call": what, "retry_after": wait.String()}).Warn("slack rate limit; waiting")
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
-		case <-j.ctx.Done():
+		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("%s in %s: rate limited and gave up: %w", j.what, channel, j.ctx.Err())
+			return fmt.Errorf("%s in %s: rate limited and gave up: %w", what, channel, ctx.Err())
 		}
 	}
 }
 
-// close stops the queues after their pending jobs; later calls to do
-// fail at once.
+// close makes later calls fail at once; calls already made finish.
 func (p *poster) close() {
-	close(p.quit)
-	p.wg.Wait()
+	p.closed.Store(true)
 }

@@ -122,11 +122,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	app.reloadOnHangup(ctx, log)
 	switch {
 	case slackMode:
-		sb, err := slack.New(slack.Options{
+		so := slack.Options{
 			AppToken: cfg.SlackAppToken, BotToken: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL,
 			Core: app.engine, Logger: log, Channels: cfg.SlackChannels, DirectMessages: cfg.SlackDMs,
 			AlsoAllowed: app.incidents.Holds,
-		})
+		}
+		if app.lazy != nil {
+			// `approve <id>` typed anywhere answers in the request's thread;
+			// a redelivery runs once across replicas.
+			so.Requests, so.Deliveries = botstore.LazyApprovals{L: app.lazy}, botstore.LazyDeliveries{L: app.lazy}
+		}
+		sb, err := slack.New(so)
 		if err != nil {
 			fmt.Fprintln(stderr, "shiftwise-bot:", red.Redact(err.Error()))
 			return exitUsage
@@ -207,6 +213,7 @@ type app struct {
 	health     *commands.Health
 	authz      *permissions.Authorizer
 	loadPolicy func() (string, error)
+	lazy       *botstore.Lazy // the bot's database; nil without one
 	closers    []func()
 	// notifyExpired, set before the sweep starts, tells the transport
 	// of a request that expired undecided.
@@ -358,6 +365,7 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 	}
 	opts := bot.Options{Registry: reg, Authorizer: authz, Redactor: red, Logger: log, ApprovalTTL: cfg.ApprovalTTL}
 	if lazy != nil {
+		a.lazy = lazy
 		opts.Approvals, opts.Auditor = botstore.LazyApprovals{L: lazy}, a.trail
 		a.openTimelineSpool(cfg, log)
 		opts.Auditor = a.attachIncidentStore(botstore.LazyIncidents{L: lazy}, opts.Auditor)

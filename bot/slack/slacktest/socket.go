@@ -194,8 +194,25 @@ func (s *Server) readLoop(c *wsConn, numConns int) {
 		s.logf("conn %d: writing hello: %v", c.id, err)
 		return
 	}
+	// Acks are recorded by a goroutine of their own, so that reading the
+	// next one never waits for the lock that Web API calls hold.
+	type arrived struct {
+		id      string
+		payload json.RawMessage
+		at      time.Time
+	}
+	acks := make(chan arrived, 1024)
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		for a := range acks {
+			s.recordAck(c, a.id, a.payload, a.at)
+		}
+	}()
+	defer func() { close(acks); <-recorded }()
 	for {
 		_, data, err := c.ws.ReadMessage()
+		at := time.Now() // when the ack arrived, before any work on it
 		if err != nil {
 			return
 		}
@@ -212,7 +229,7 @@ func (s *Server) readLoop(c *wsConn, numConns int) {
 			s.logf("conn %d: ignored a frame that is not an ack: %.200s", c.id, data)
 			continue
 		}
-		s.recordAck(c, ack.EnvelopeID, ack.Payload)
+		acks <- arrived{ack.EnvelopeID, ack.Payload, at}
 	}
 }
 
@@ -229,8 +246,7 @@ func (s *Server) removeConn(c *wsConn) {
 	s.notifyLocked()
 }
 
-func (s *Server) recordAck(c *wsConn, envelopeID string, payload json.RawMessage) {
-	now := time.Now()
+func (s *Server) recordAck(c *wsConn, envelopeID string, payload json.RawMessage, now time.Time) {
 	s.mu.Lock()
 	st, ok := s.envs[envelopeID]
 	if !ok || st.acked {
@@ -260,16 +276,18 @@ func (s *Server) send(typ string, payload json.RawMessage, accepts, withRetry bo
 	if id == "" {
 		id = newEnvelopeID()
 	}
+	st := &envState{env: Envelope{
+		ID: id, Type: typ, AcceptsResponsePayload: accepts, RetryAttempt: attempt, RetryReason: reason,
+		EventID: eventID, Payload: payload,
+	}, withRetry: withRetry}
+	frame := buildFrame(st, payload) // before the clock starts
 	s.mu.Lock()
 	var c *wsConn
 	if r := s.routableLocked(); len(r) > 0 && !s.closed {
 		c = r[s.rr%len(r)]
 		s.rr++
 	}
-	st := &envState{env: Envelope{
-		ID: id, Type: typ, AcceptsResponsePayload: accepts, RetryAttempt: attempt, RetryReason: reason,
-		EventID: eventID, Payload: payload, SentAt: time.Now(),
-	}, withRetry: withRetry}
+	st.env.SentAt = time.Now()
 	if c != nil {
 		st.env.Conn = c.id
 	}
@@ -286,7 +304,6 @@ func (s *Server) send(typ string, payload json.RawMessage, accepts, withRetry bo
 	s.notifyLocked()
 	s.mu.Unlock()
 
-	frame := buildFrame(st, payload)
 	if c == nil {
 		s.logf("no live connection: %s envelope %s not delivered", typ, id)
 		return st.env
