@@ -14,10 +14,9 @@ import (
 )
 
 // auditPoster is what SHIFTWISE_AUDIT_CHANNEL needs from the Slack
-// transport: posting a message to a channel. bot/slack does not offer it
-// yet; once it does, the digest is posted without further wiring.
+// transport: posting a message to a channel (bot.Workspace has it).
 type auditPoster interface {
-	PostMessage(ctx context.Context, channel string, m bot.Message) error
+	Post(ctx context.Context, channel, thread string, m bot.Message, notify ...string) (string, error)
 }
 
 type channelNotifier struct {
@@ -26,17 +25,13 @@ type channelNotifier struct {
 }
 
 func (n channelNotifier) Notify(ctx context.Context, text string) error {
-	return n.p.PostMessage(ctx, n.channel, bot.Message{Title: "Audit digest", Text: text})
+	_, err := n.p.Post(ctx, n.channel, "", bot.Message{Title: "Audit digest", Text: text})
+	return err
 }
 
 // auditChannel has the trail post the running digest to channel.
-func (a *app) auditChannel(transport any, channel string, log logrus.FieldLogger) {
-	if channel == "" || a.trail == nil {
-		return
-	}
-	p, ok := transport.(auditPoster)
-	if !ok {
-		log.Warn("SHIFTWISE_AUDIT_CHANNEL: this Slack transport cannot post to a channel yet; the audit digest goes to the log and SHIFTWISE_DATA_DIR only")
+func (a *app) auditChannel(p auditPoster, channel string) {
+	if channel == "" || a.trail == nil || p == nil {
 		return
 	}
 	a.trail.SetNotifier(channelNotifier{p: p, channel: channel})

@@ -139,7 +139,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		app.notifyExpired = sb.NotifyExpired // an expired request says so in its thread
 		app.incidents.SetWorkspace(sb.Workspace())
-		app.auditChannel(sb, cfg.AuditChannel, log)
+		app.auditChannel(sb.Workspace(), cfg.AuditChannel)
 		app.sweep(ctx)
 		app.flushTimeline(ctx)
 		log.Info("connecting to Slack (Socket Mode)")
