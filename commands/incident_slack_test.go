@@ -407,3 +407,61 @@ func TestTimelineOf10000EntriesPagesWithinSlackLimits(t *testing.T) {
 	}
 	noSlackViolations(t, r.fake)
 }
+
+// TestIncidentRecordFailsAfterItsChannel: the bot's database refuses to
+// open the incident after Slack made its channel. The channel is archived
+// (no orphan channel), no record stays (not even the reservation), the user
+// gets one sentence; with the database back a start works, beside the
+// archived channel whose name Slack keeps.
+func TestIncidentRecordFailsAfterItsChannel(t *testing.T) {
+	r := newSlackIncidentRig(t)
+	r.store.failActivate.Store(true)
+	r.slash(t, "C0OPS", "UOPS", "incident start sev2 db gone")
+	reply := r.waitMessage(t, "C0OPS", "nothing was started")
+	if text := blockText(reply); !strings.Contains(text, "the bot's database did not take the incident") || strings.Contains(text, "opened:") {
+		t.Errorf("reply:\n%s", text)
+	}
+	name := "inc-" + time.Now().UTC().Format("20060102") + "-db-gone"
+	ch := r.channelNamed(t, name)
+	calls, err := r.fake.WaitCalls("conversations.archive", 1, slackWait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 1 || calls[0].Param("channel") != ch.ID || calls[0].Error != "" {
+		t.Errorf("archive calls: %+v", calls)
+	}
+	if ch = r.channelNamed(t, name); !ch.Archived {
+		t.Errorf("the channel without its record is not archived: %+v", ch)
+	}
+	if msgs := r.fake.Messages(ch.ID); len(msgs) != 0 {
+		t.Errorf("the undone channel got messages: %+v", msgs)
+	}
+	for _, m := range r.fake.Messages("C0OPS") {
+		if strings.Contains(blockText(m), "Incident opened by") {
+			t.Errorf("an announcement for an incident that was not opened: %s", blockText(m))
+		}
+	}
+	if n := len(r.fake.Calls("conversations.invite")); n != 0 {
+		t.Errorf("%d invitations to the undone channel", n)
+	}
+	if open, err := r.store.OpenIncidents(context.Background()); err != nil || len(open) != 0 {
+		t.Fatalf("open incidents after the failed start: %+v %v", open, err)
+	}
+	// The reservation is gone: the real store can no longer open it.
+	id := r.store.reserved.Load()
+	if id == 0 {
+		t.Fatal("ActivateIncident was never called")
+	}
+	if got, err := r.store.Incidents.ActivateIncident(context.Background(), id, "C0LATE", "", ""); err == nil {
+		t.Fatalf("the reserved INC-%d survived the failed start: %+v", id, got)
+	}
+
+	r.store.failActivate.Store(false)
+	r.slash(t, "C0OPS", "UOPS", "incident start sev2 db gone")
+	r.waitMessage(t, "C0OPS", "opened: db gone")
+	again := r.channelNamed(t, name+"-2")
+	if inc := r.onlyOpen(t); inc.Channel != again.ID || again.Archived {
+		t.Errorf("incident %+v in channel %+v", inc, again)
+	}
+	noSlackViolations(t, r.fake)
+}

@@ -26,6 +26,18 @@ type flaky struct {
 	// database and then report failure: a bot killed between the write
 	// and the spool forgetting the record.
 	crashAfterWrite atomic.Int32
+	// failActivate makes ActivateIncident fail as a cut database would,
+	// after its channel was made; reserved is the ID it was asked to open.
+	failActivate atomic.Bool
+	reserved     atomic.Int64
+}
+
+func (f *flaky) ActivateIncident(ctx context.Context, id int64, channel, thread, link string) (bot.Incident, error) {
+	f.reserved.Store(id)
+	if f.down.Load() || f.failActivate.Load() {
+		return bot.Incident{}, errDown
+	}
+	return f.Incidents.ActivateIncident(ctx, id, channel, thread, link)
 }
 
 var errDown = errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")

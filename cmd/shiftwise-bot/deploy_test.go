@@ -22,49 +22,72 @@ func approvalID(t *testing.T, out string) string {
 	return out[i+1 : i+9]
 }
 
-// TestRollbackSceneTwo is DESIGN.md's second scene through the real
-// binary's wiring on a throwaway project: a deploy, then an L1 on call asks
-// for `rollback web`, a Level 2 developer approves it, the bot rolls back
-// to the recorded image and verifies health.
-func TestRollbackSceneTwo(t *testing.T) {
+// deployedWeb is a throwaway project whose service web was deployed from
+// v1 to v2 through the real binary's wiring (an architect asks, a
+// developer approves), so that a rollback has a recorded image to go
+// back to. env is the bot's environment for it: its own database, the
+// project, and a policy with console:* at Level 1, console:dev at Level 2,
+// console:arch at Level 3, plus morePolicy.
+type deployedWeb struct {
+	p          *dockertest.Project
+	env        map[string]string
+	v1ID, v2ID string
+}
+
+func newDeployedWeb(t *testing.T, morePolicy string) *deployedWeb {
+	t.Helper()
 	project := dockertest.ProjectName(t)
 	repo := "shiftwise-test/deploy-main:" + strings.TrimPrefix(project, "swtest-")
 	v1, v2 := repo+"-v1", repo+"-v2"
 	dockertest.Tag(t, dockertest.Image(t), v1)
-	v1ID := dockertest.ImageID(t, v1)
-	v2ID := dockertest.DeriveImage(t, v1, v2)
+	d := &deployedWeb{v1ID: dockertest.ImageID(t, v1), v2ID: dockertest.DeriveImage(t, v1, v2)}
 	t.Cleanup(func() { dockertest.Untag(t, docker.KeepRef(project, "web")) })
 	dockertest.SweepProject(t, project)
-	p := dockertest.StartNamedProject(t, project, dockertest.Service{
+	d.p = dockertest.StartNamedProject(t, project, dockertest.Service{
 		Name: "web", Image: v1, Ports: []string{"3000"}, Health: dockertest.HTTPHealth(),
 	})
-	dockertest.WaitHealthy(t, p.Service("web").ID, 30*time.Second)
+	dockertest.WaitHealthy(t, d.p.Service("web").ID, 30*time.Second)
 
 	policy := filepath.Join(t.TempDir(), "policy.csv")
-	if err := os.WriteFile(policy, []byte("g, console:*, level1\ng, console:dev, level2\ng, console:arch, level3\n"), 0o644); err != nil {
+	if err := os.WriteFile(policy, []byte("g, console:*, level1\ng, console:dev, level2\ng, console:arch, level3\n"+morePolicy), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{
+	d.env = map[string]string{
 		"SHIFTWISE_DATABASE_URL":    storetest.NewDatabase(t),
 		"SHIFTWISE_COMPOSE_PROJECT": project,
 		"SHIFTWISE_POLICY":          policy,
 		"DOCKER_HOST":               dockertest.Host(t),
 	}
-	image := func() string { return dockertest.Inspect(t, p.Service("web").Name).Image }
-
 	// No backup hook is wired yet: an architect deploys without one, and
 	// deploy needs a second person.
-	code, out, stderr := runWith(env, "", "-user", "arch", "deploy", "web", v2, "--no-backup")
+	code, out, stderr := runWith(d.env, "", "-user", "arch", "deploy", "web", v2, "--no-backup")
 	if code != 3 {
 		t.Fatalf("deploy request: exit %d\n%s%s", code, out, stderr)
 	}
-	code, out, stderr = runWith(env, "", "-user", "dev", "approve", approvalID(t, out))
-	if code != 0 || !strings.Contains(out, "Deploy: PASSED") || image() != v2ID {
-		t.Fatalf("approved deploy: exit %d, image %s\n%s%s", code, image(), out, stderr)
+	code, out, stderr = runWith(d.env, "", "-user", "dev", "approve", approvalID(t, out))
+	if code != 0 || !strings.Contains(out, "Deploy: PASSED") || d.image(t) != d.v2ID {
+		t.Fatalf("approved deploy: exit %d, image %s\n%s%s", code, d.image(t), out, stderr)
 	}
+	return d
+}
+
+// image is the image ID web runs now.
+func (d *deployedWeb) image(t *testing.T) string {
+	t.Helper()
+	return dockertest.Inspect(t, d.p.Service("web").Name).Image
+}
+
+// TestRollbackSceneTwo is DESIGN.md's second scene through the real
+// binary's wiring on a throwaway project: a deploy, then an L1 on call asks
+// for `rollback web`, a Level 2 developer approves it, the bot rolls back
+// to the recorded image and verifies health.
+func TestRollbackSceneTwo(t *testing.T) {
+	d := newDeployedWeb(t, "")
+	env, p, v1ID, v2ID := d.env, d.p, d.v1ID, d.v2ID
+	image := func() string { return d.image(t) }
 
 	// Scene 2: the L1 on call asks, an L2 approves.
-	code, out, stderr = runWith(env, "", "-user", "oncall", "rollback", "web")
+	code, out, stderr := runWith(env, "", "-user", "oncall", "rollback", "web")
 	if code != 3 || image() != v2ID {
 		t.Fatalf("L1 rollback request: exit %d\n%s%s", code, out, stderr)
 	}

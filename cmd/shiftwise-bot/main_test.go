@@ -187,6 +187,38 @@ func copyEnv(env map[string]string, k, v string) map[string]string {
 	return c
 }
 
+// runSlackBot runs the bot in-process as main runs it (run with no
+// arguments) in Slack mode against fake, with a data directory of its own,
+// until the test ends; it must then stop with exit 0.
+func runSlackBot(t *testing.T, env map[string]string, fake *slacktest.Server) {
+	t.Helper()
+	env = copyEnv(env, "SLACK_APP_TOKEN", fake.AppToken())
+	env["SLACK_BOT_TOKEN"], env["SLACK_API_URL"] = fake.BotToken(), fake.APIURL()
+	if env["SHIFTWISE_DATA_DIR"] == "" {
+		env["SHIFTWISE_DATA_DIR"] = t.TempDir()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	stderr := &syncBuffer{}
+	go func() {
+		done <- run(ctx, nil, strings.NewReader(""), io.Discard, stderr, func(k string) string { return env[k] })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("bot exit %d after SIGTERM-like cancel\n%s", code, stderr.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("bot did not stop")
+		}
+	})
+	if err := fake.WaitConnected(1, 10*time.Second); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+}
+
 // TestSlackEndToEnd runs the real bot, wired as in production, against
 // the Slack fake and the demo stack: `/shiftwise health` is acked in time
 // and answered with a Block Kit result in the channel; a mention inside a
@@ -199,28 +231,7 @@ func TestSlackEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	env = copyEnv(env, "SHIFTWISE_POLICY", policy)
-	env["SLACK_APP_TOKEN"], env["SLACK_BOT_TOKEN"], env["SLACK_API_URL"] = fake.AppToken(), fake.BotToken(), fake.APIURL()
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	var stderr bytes.Buffer
-	go func() {
-		done <- run(ctx, nil, strings.NewReader(""), io.Discard, &stderr, func(k string) string { return env[k] })
-	}()
-	defer func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("bot exit %d after SIGTERM-like cancel\n%s", code, stderr.String())
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("bot did not stop")
-		}
-	}()
-	if err := fake.WaitConnected(1, 10*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, stderr.String())
-	}
+	runSlackBot(t, env, fake)
 
 	envl := fake.SlashCommand(slacktest.SlashCommand{User: "UOPS", Channel: "C0OPS", Text: "health"})
 	if _, err := fake.WaitAck(envl, 3*time.Second); err != nil {

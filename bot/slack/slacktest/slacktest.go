@@ -46,7 +46,7 @@
 //
 // Supported: auth.test, apps.connections.open, chat.postMessage, chat.update,
 // chat.postEphemeral, chat.delete, conversations.create, conversations.invite,
-// conversations.info, users.info, usergroups.users.list,
+// conversations.info, conversations.archive, users.info, usergroups.users.list,
 // files.getUploadURLExternal, the POST to its upload_url (recorded as method
 // "upload"), files.completeUploadExternal, and response_url POSTs (recorded as
 // method "response_url").

@@ -68,6 +68,7 @@ type Channel struct {
 	IsIM      bool
 	Created   int64
 	Members   []string // members added by conversations.create and conversations.invite
+	Archived  bool     // set by conversations.archive
 }
 
 // User is a workspace member.
@@ -135,6 +136,7 @@ var methods = map[string]struct {
 	"conversations.create":         {botToken, (*Server).conversationsCreate},
 	"conversations.invite":         {botToken, (*Server).conversationsInvite},
 	"conversations.info":           {botToken, (*Server).conversationsInfo},
+	"conversations.archive":        {botToken, (*Server).conversationsArchive},
 	"users.info":                   {botToken, (*Server).usersInfo},
 	"usergroups.users.list":        {botToken, (*Server).usergroupsUsersList},
 	"files.getUploadURLExternal":   {botToken, (*Server).filesGetUploadURLExternal},
@@ -245,6 +247,15 @@ func (s *Server) AddChannel(id, name string) {
 	defer s.mu.Unlock()
 	c := s.ensureChannelLocked(id, name)
 	c.Name = name
+}
+
+// SetMembers makes a channel's membership known and exactly members
+// (without the bot's user ID, the bot is not in it: not_in_channel).
+func (s *Server) SetMembers(id string, members ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.ensureChannelLocked(id, "")
+	c.Members, c.membersKnown = slices.Clone(members), true
 }
 
 // Channels lists the known conversations.
@@ -491,6 +502,9 @@ func (s *Server) chatPostMessage(c *Call) (map[string]any, string) {
 	if !ok {
 		return nil, "channel_not_found"
 	}
+	if s.channels[ch].Archived {
+		return nil, "is_archived"
+	}
 	text, _, blocks, raw, _, errStr := messageContent(c)
 	if errStr != "" {
 		return nil, errStr
@@ -622,7 +636,7 @@ func (s *Server) channelJSON(c *channel) map[string]any {
 	out := map[string]any{
 		"id": c.ID, "name": c.Name, "name_normalized": c.Name, "is_channel": !c.IsPrivate,
 		"is_group": false, "is_im": false, "is_mpim": false, "is_private": c.IsPrivate,
-		"created": c.Created, "creator": s.cfg.botUserID, "is_archived": false, "is_general": false,
+		"created": c.Created, "creator": s.cfg.botUserID, "is_archived": c.Archived, "is_general": false,
 		"is_member": member, "is_shared": false, "is_ext_shared": false, "is_org_shared": false,
 		"topic":   map[string]any{"value": "", "creator": "", "last_set": 0},
 		"purpose": map[string]any{"value": "", "creator": "", "last_set": 0},
@@ -637,6 +651,9 @@ func (s *Server) conversationsInvite(c *Call) (map[string]any, string) {
 	ch, ok := s.channels[c.Param("channel")]
 	if !ok {
 		return nil, "channel_not_found"
+	}
+	if ch.Archived {
+		return nil, "is_archived"
 	}
 	if ch.membersKnown && !slices.Contains(ch.Members, s.cfg.botUserID) {
 		return nil, "not_in_channel"
@@ -657,6 +674,27 @@ func (s *Server) conversationsInvite(c *Call) (map[string]any, string) {
 	}
 	ch.Members = append(ch.Members, users...)
 	return map[string]any{"channel": s.channelJSON(ch)}, ""
+}
+
+// conversationsArchive archives a channel as Slack does: the bot must be
+// a member (not_in_channel), a DM cannot be archived
+// (method_not_supported_for_channel_type), a second archive answers
+// already_archived. An archived channel refuses posts and invitations
+// (is_archived) and keeps its name (conversations.create: name_taken).
+func (s *Server) conversationsArchive(c *Call) (map[string]any, string) {
+	ch, ok := s.channels[c.Param("channel")]
+	switch {
+	case !ok:
+		return nil, "channel_not_found"
+	case ch.IsIM:
+		return nil, "method_not_supported_for_channel_type"
+	case ch.Archived:
+		return nil, "already_archived"
+	case ch.membersKnown && !slices.Contains(ch.Members, s.cfg.botUserID):
+		return nil, "not_in_channel"
+	}
+	ch.Archived = true
+	return map[string]any{}, ""
 }
 
 func (s *Server) conversationsInfo(c *Call) (map[string]any, string) {

@@ -415,3 +415,62 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// TestConversationsArchive: conversations.archive as Slack documents it,
+// and an archived channel refusing posts and invitations.
+func TestConversationsArchive(t *testing.T) {
+	s := slacktest.New(t)
+	s.AddUser(slacktest.User{ID: "U1"})
+	api := newAPI(s)
+	ctx := context.Background()
+	ch, err := api.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: "inc-archive-me"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := api.ArchiveConversationContext(ctx, ch.ID); err != nil {
+		t.Fatalf("archive: %v", err)
+	}
+	if err := api.ArchiveConversationContext(ctx, ch.ID); errString(err) != "already_archived" {
+		t.Errorf("second archive: %v, want already_archived", err)
+	}
+	if err := api.ArchiveConversationContext(ctx, "C0NOPE"); errString(err) != "channel_not_found" {
+		t.Errorf("unknown archive: %v, want channel_not_found", err)
+	}
+	other, err := api.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: "not-mine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetMembers(other.ID, "U1")
+	if err := api.ArchiveConversationContext(ctx, other.ID); errString(err) != "not_in_channel" {
+		t.Errorf("archive without membership: %v, want not_in_channel", err)
+	}
+	info, err := api.GetConversationInfoContext(ctx, &slack.GetConversationInfoInput{ChannelID: ch.ID})
+	if err != nil || !info.IsArchived {
+		t.Errorf("info after archive: %+v, %v", info, err)
+	}
+	if _, _, err := api.PostMessageContext(ctx, ch.ID, slack.MsgOptionText("hi", false)); errString(err) != "is_archived" {
+		t.Errorf("post to archived: %v, want is_archived", err)
+	}
+	if _, err := api.InviteUsersToConversationContext(ctx, ch.ID, "U1"); errString(err) != "is_archived" {
+		t.Errorf("invite to archived: %v, want is_archived", err)
+	}
+	if len(s.Messages(ch.ID)) != 0 {
+		t.Errorf("archived channel got messages: %+v", s.Messages(ch.ID))
+	}
+	if _, err := api.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: "inc-archive-me"}); errString(err) != "name_taken" {
+		t.Errorf("the archived channel's name: %v, want name_taken", err)
+	}
+	var archived []string
+	for _, c := range s.Channels() {
+		if c.Archived {
+			archived = append(archived, c.ID)
+		}
+	}
+	if len(archived) != 1 || archived[0] != ch.ID {
+		t.Errorf("archived channels %v, want [%s]", archived, ch.ID)
+	}
+	calls := s.Calls("conversations.archive")
+	if len(calls) != 4 || calls[0].Param("channel") != ch.ID || calls[0].Error != "" || calls[1].Error != "already_archived" {
+		t.Errorf("archive calls: %+v", calls)
+	}
+}
