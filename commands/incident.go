@@ -377,6 +377,8 @@ func (in *Incidents) open(ctx context.Context, req bot.Request, inc bot.Incident
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		if aerr := ws.ArchiveChannel(actx, channel); aerr != nil {
 			in.log().WithFields(logrus.Fields{"channel": channel, "error": aerr.Error()}).Error("incident channel without its record NOT archived")
+			// Say so: the channel stays, and a person must archive it.
+			err = fmt.Errorf("%w; its channel <#%s> could not be archived (%v): archive it by hand", err, channel, aerr)
 		}
 		cancel()
 		return inc, "", nil, err

@@ -465,3 +465,21 @@ func TestIncidentRecordFailsAfterItsChannel(t *testing.T) {
 	}
 	noSlackViolations(t, r.fake)
 }
+
+// When Slack also refuses to archive the channel that lost its record, the
+// user is told the channel stays and must be archived by hand.
+func TestIncidentChannelThatCannotBeArchivedIsNamed(t *testing.T) {
+	r := newSlackIncidentRig(t)
+	r.store.failActivate.Store(true)
+	r.fake.Fail("conversations.archive", "not_authed", 1)
+	r.slash(t, "C0OPS", "UOPS", "incident start sev2 db gone again")
+	reply := r.waitMessage(t, "C0OPS", "archive it by hand")
+	name := "inc-" + time.Now().UTC().Format("20060102") + "-db-gone-again"
+	ch := r.channelNamed(t, name)
+	if text := blockText(reply); !strings.Contains(text, ch.ID) || !strings.Contains(text, "could not be archived") {
+		t.Errorf("reply does not name the channel left behind:\n%s", text)
+	}
+	if ch.Archived {
+		t.Errorf("channel archived although Slack refused: %+v", ch)
+	}
+}
