@@ -18,6 +18,11 @@
 //	/control/memory?mb=100   holds that much memory (up to 512 MB).
 //	/control/reset           back to mode ok, no extra memory.
 //
+// The api with DATABASE_URL also serves GET /db: SELECT through one
+// long-lived connection pool (200 with the server's start time and backend
+// pid, 503 with the error), which reconnects by itself after a PostgreSQL
+// restart.
+//
 // GET /control/state shows the current mode. The environment sets the
 // starting state, so a container can start already failing: DEMO_ROLE,
 // DEMO_ADDR, DEMO_UPSTREAM (flags win over them), DEMO_HEALTH_MODE and
@@ -136,6 +141,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return 2
 		}
 		cfg.Upstream = u
+	}
+	if dsn := getenv("DATABASE_URL"); dsn != "" && *role == "api" {
+		pool, err := openPool(dsn)
+		if err != nil {
+			// pgx's parse errors may quote the URL; say only what is wrong.
+			fmt.Fprintln(stderr, "shiftwise-demo: DATABASE_URL cannot be parsed as a PostgreSQL connection string")
+			return 2
+		}
+		defer pool.Close()
+		cfg.DB = pool
 	}
 
 	s := newServer(cfg, stdout, stderr)

@@ -105,11 +105,15 @@ func TestServeRejectsBadSettings(t *testing.T) {
 		"upstream": {nil, []string{"-upstream", "frontend:3001"}},
 		"extra":    {nil, []string{"now"}},
 		"flag":     {nil, []string{"-bogus"}},
+		"database": {map[string]string{"DATABASE_URL": "postgres://a:secret@[::1"}, nil},
 	} {
 		var out, errOut syncBuffer
 		c := run(context.Background(), tc.args, envMap(tc.env), &out, &errOut, nil)
 		if c != 2 {
 			t.Errorf("%s: exit code = %d, want 2 (stderr %q)", name, c, errOut.String())
+		}
+		if strings.Contains(errOut.String(), "secret") {
+			t.Errorf("%s: the password leaked: %q", name, errOut.String())
 		}
 	}
 }

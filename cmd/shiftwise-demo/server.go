@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Health modes a server can be switched into.
@@ -38,6 +40,7 @@ type config struct {
 	Mode     string        // initial health mode (DEMO_HEALTH_MODE)
 	Delay    time.Duration // initial slow delay (DEMO_HEALTH_DELAY)
 	Upstream *url.URL      // nginx only: where non-health requests are proxied (optional)
+	DB       *pgxpool.Pool // api with DATABASE_URL: serves GET /db (optional)
 }
 
 // server is the demo service: a few plain handlers and a mutable health mode.
@@ -58,7 +61,8 @@ type server struct {
 	stopping chan struct{} // closed on shutdown: releases slow and hanging requests
 
 	mux   *http.ServeMux
-	proxy http.Handler // nil unless an upstream is configured
+	proxy http.Handler  // nil unless an upstream is configured
+	db    *pgxpool.Pool // nil unless DATABASE_URL is set for the api
 }
 
 // newServer returns a server in the given initial state. The config must
@@ -73,6 +77,7 @@ func newServer(cfg config, stdout, stderr io.Writer) *server {
 		delay:    cfg.Delay,
 		stopping: make(chan struct{}),
 		mux:      http.NewServeMux(),
+		db:       cfg.DB,
 	}
 	if s.mode == "" {
 		s.mode = modeOK
@@ -90,6 +95,9 @@ func newServer(cfg config, stdout, stderr io.Writer) *server {
 	}
 	s.mux.HandleFunc("GET /health", s.handleHealth)
 	s.mux.HandleFunc("GET /{$}", s.handleRoot)
+	if s.db != nil {
+		s.mux.HandleFunc("GET /db", s.handleDB)
+	}
 	s.mux.HandleFunc("POST /control/health", s.handleControlHealth)
 	s.mux.HandleFunc("POST /control/log", s.handleControlLog)
 	s.mux.HandleFunc("POST /control/memory", s.handleControlMemory)

@@ -50,6 +50,16 @@ func dataService(t testing.TB, role string, args ...string) Service {
 	}
 }
 
+// PostgresService is the service StartPostgres starts, for a test that
+// puts it into a project of its own (e.g. on a network beside an api, as
+// Service "postgres" of deploy/demo/docker-compose.yml): the demo data image
+// with command postgres and the image's healthcheck, port 5432 published.
+// Wait for it with WaitHealthy(t, id, 3*time.Minute).
+func PostgresService(t testing.TB, args ...string) Service {
+	t.Helper()
+	return dataService(t, "postgres", args...)
+}
+
 // StartPostgres starts a throwaway PostgreSQL 15 of the demo image, with
 // extra postgres options (e.g. "-c", "shared_preload_libraries="), and
 // returns its container and the URL of database shiftwise as role

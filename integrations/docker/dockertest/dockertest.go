@@ -115,6 +115,10 @@ type Service struct {
 	// LogOpts are json-file log options (e.g. "max-size": "200m"); nil
 	// takes the daemon's defaults.
 	LogOpts map[string]string
+	// Network, when set, is a network from NewNetwork the container joins
+	// with its service name as DNS alias, as compose does: other services
+	// on it reach this one as <Name> (e.g. postgres:5432).
+	Network string
 }
 
 // Container is one started container of a test project.
@@ -264,7 +268,14 @@ func startContainer(t testing.TB, api *client.Client, project string, s Service)
 	name := project + "-" + s.Name + "-1"
 	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
 	defer cancel()
-	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: hc})
+	var nc *network.NetworkingConfig
+	if s.Network != "" {
+		hc.NetworkMode = container.NetworkMode(s.Network)
+		nc = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+			s.Network: {Aliases: []string{s.Name}},
+		}}
+	}
+	created, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: hc, NetworkingConfig: nc})
 	if err != nil {
 		t.Fatalf("dockertest: create %s: %v", name, err)
 	}
@@ -281,6 +292,30 @@ func startContainer(t testing.TB, api *client.Client, project string, s Service)
 		}
 	}
 	return c
+}
+
+// NewNetwork creates a bridge network for one test's services (see
+// Service.Network), labelled shiftwise.test=1, and removes it when the
+// test ends, after the containers started later in the test. It returns
+// its name.
+func NewNetwork(t testing.TB) string {
+	t.Helper()
+	api := Engine(t)
+	name := ProjectName(t) + "-net"
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	res, err := api.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: map[string]string{LabelTest: "1"}})
+	if err != nil {
+		t.Fatalf("dockertest: create network %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		if _, err := api.NetworkRemove(ctx, res.ID, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
+			t.Errorf("dockertest: remove network %s: %v", name, err)
+		}
+	})
+	return name
 }
 
 func remove(t testing.TB, api *client.Client, id, name string) {

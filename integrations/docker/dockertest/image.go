@@ -46,7 +46,8 @@ func Image(t testing.TB) string {
 	testImage.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		testImage.ref, testImage.err = buildImage(ctx, api)
+		testImage.ref, testImage.err = buildImage(ctx, api, testAppPackage, ImageRepo, "testapp",
+			`ENTRYPOINT ["/testapp"]`, `CMD ["serve", "-addr", ":3000"]`)
 	})
 	if testImage.err != nil {
 		t.Fatalf("dockertest: test image: %v", testImage.err)
@@ -54,29 +55,65 @@ func Image(t testing.TB) string {
 	return testImage.ref
 }
 
-func buildImage(ctx context.Context, api *client.Client) (string, error) {
+// demoAppPackage is the demo stack's program (deploy/demo/Dockerfile.app).
+const demoAppPackage = "github.com/shiftwise/shiftwise-bot/cmd/shiftwise-demo"
+
+// DemoAppRepo is the repository of DemoAppImage.
+const DemoAppRepo = "shiftwise-test/demo-app"
+
+var demoAppImage struct {
+	once sync.Once
+	ref  string
+	err  error
+}
+
+// DemoAppImage returns an image shaped like shiftwise-demo/app
+// (deploy/demo/Dockerfile.app: /usr/local/bin/shiftwise-demo as entrypoint,
+// PATH=/usr/local/bin) with the shiftwise-demo of the tree under test,
+// compiled and imported like Image. Unlike shiftwise-demo/app:latest, which
+// scripts/demo-images.sh builds from whatever tree ran it last, it always
+// has the behaviour the test reads in cmd/shiftwise-demo.
+func DemoAppImage(t testing.TB) string {
+	t.Helper()
+	api := Engine(t)
+	demoAppImage.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		demoAppImage.ref, demoAppImage.err = buildImage(ctx, api, demoAppPackage, DemoAppRepo, "usr/local/bin/shiftwise-demo",
+			`ENV PATH=/usr/local/bin`, `ENTRYPOINT ["/usr/local/bin/shiftwise-demo"]`)
+	})
+	if demoAppImage.err != nil {
+		t.Fatalf("dockertest: demo app image: %v", demoAppImage.err)
+	}
+	return demoAppImage.ref
+}
+
+// buildImage compiles pkg statically and imports it as the only file of a
+// FROM-scratch image repo:<hash of the binary> at path, with the
+// Dockerfile-style changes.
+func buildImage(ctx context.Context, api *client.Client, pkg, repo, path string, changes ...string) (string, error) {
 	dir, err := os.MkdirTemp("", "dockertest-")
 	if err != nil {
 		return "", err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "testapp")
+	bin := filepath.Join(dir, "app")
 
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	cmd := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-ldflags=-s -w", "-o", bin, testAppPackage)
+	cmd := exec.CommandContext(ctx, goTool, "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH, "GOFLAGS=")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build %s: %w\n%s", testAppPackage, err, out)
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 	}
 	data, err := os.ReadFile(bin)
 	if err != nil {
 		return "", err
 	}
 	sum := sha256.Sum256(data)
-	ref := ImageRepo + ":" + hex.EncodeToString(sum[:])[:12]
+	ref := repo + ":" + hex.EncodeToString(sum[:])[:12]
 
 	if _, err := api.ImageInspect(ctx, ref); err == nil {
 		return ref, nil
@@ -87,7 +124,7 @@ func buildImage(ctx context.Context, api *client.Client) (string, error) {
 	var layer bytes.Buffer
 	tw := tar.NewWriter(&layer)
 	if err := tw.WriteHeader(&tar.Header{
-		Name: "testapp", Mode: 0o755, Size: int64(len(data)),
+		Name: path, Mode: 0o755, Size: int64(len(data)),
 		Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0),
 	}); err != nil {
 		return "", err
@@ -101,11 +138,7 @@ func buildImage(ctx context.Context, api *client.Client) (string, error) {
 	rc, err := api.ImageImport(ctx,
 		client.ImageImportSource{Source: &layer, SourceName: "-"},
 		ref,
-		client.ImageImportOptions{Changes: []string{
-			`ENTRYPOINT ["/testapp"]`,
-			`CMD ["serve", "-addr", ":3000"]`,
-			`LABEL ` + LabelTest + `=1`,
-		}},
+		client.ImageImportOptions{Changes: append(changes, `LABEL `+LabelTest+`=1`)},
 	)
 	if err != nil {
 		return "", fmt.Errorf("import image %s: %w", ref, err)
