@@ -301,14 +301,8 @@ func sortedKeys(m map[string]int) []string {
 	return keys
 }
 
-// oneLine collapses whitespace and clips a query for a table row.
-func oneLineClip(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
-	}
-	return s
-}
+// oneLineClip collapses whitespace and clips a query for a table row.
+func oneLineClip(s string, n int) string { return clipCell(oneLine(s), n) }
 
 func backendTable(list []postgres.Backend) string {
 	var b strings.Builder

@@ -504,12 +504,8 @@ func RollbackEnv(getenv func(string) string, project, dockerHost string) []strin
 	return append(env, "SHIFTWISE_COMPOSE_PROJECT="+project)
 }
 
-func deployClip(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "…"
-	}
-	return s
-}
+// deployClip keeps at most 60 characters (never half a UTF-8 rune).
+func deployClip(s string) string { return clipText(s, 60) }
 
 func deployFirstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")

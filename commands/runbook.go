@@ -212,7 +212,7 @@ func (r *Runbook) run(ctx context.Context, req bot.Request) (bot.Message, error)
 		for i, s := range Symptoms {
 			names[i] = s.Name
 		}
-		return bot.Message{}, &bot.UsageError{Msg: fmt.Sprintf("%q is not a symptom runbook. Try one of: %s.", rbClip(req.Args.First(), 40), strings.Join(names, ", "))}
+		return bot.Message{}, &bot.UsageError{Msg: fmt.Sprintf("%q is not a symptom runbook. Try one of: %s.", clipCell(req.Args.First(), 40), strings.Join(names, ", "))}
 	}
 	return r.Run(ctx, req, *sym), nil
 }
@@ -439,7 +439,7 @@ func rbGist(m bot.Message) string {
 	if len(parts) == 0 && len(m.Fields) > 0 {
 		parts = append(parts, m.Fields[0].Name+": "+m.Fields[0].Value)
 	}
-	return rbClip(strings.Join(parts, " — "), 300)
+	return clipCell(strings.Join(parts, " — "), 300)
 }
 
 func rbFirstLine(s string) string {
@@ -458,13 +458,5 @@ func rbLastLines(s string, n int) string {
 
 // buttonText is a resolution button's label: the line itself, clipped.
 func rbButtonText(line string) string {
-	return rbClip(line, 70)
-}
-
-func rbClip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
+	return clipCell(line, 70)
 }
