@@ -85,13 +85,13 @@ func TestKeyCutOff(t *testing.T) {
 func TestClipMark(t *testing.T) {
 	r := New("Hunter2-literal-secret")
 	for in, want := range map[string]string{
-		"key AKIAIOSFOD…":                 "key " + Mask + "…",
-		"ghp_abc…":                        Mask + "…",
-		"postgres://app:s3cr…":            "postgres://app:" + Mask + "…",
-		"x eyJhbGciOi…":                   "x " + Mask + "…",
-		"Authorization: Bearer ab…":       "Authorization: Bearer " + Mask,
-		"the literal Hunter2-li…":         "the literal " + Mask + "…",
-		"plain text clipped here…":        "plain text clipped here…",
+		"key AKIAIOSFOD…":                  "key " + Mask + "…",
+		"ghp_abc…":                         Mask + "…",
+		"postgres://app:s3cr…":             "postgres://app:" + Mask + "…",
+		"x eyJhbGciOi…":                    "x " + Mask + "…",
+		"Authorization: Bearer ab…":        "Authorization: Bearer " + Mask,
+		"the literal Hunter2-li…":          "the literal " + Mask + "…",
+		"plain text clipped here…":         "plain text clipped here…",
 		"-----BEGIN RSA PRIVATE KEY-----…": Mask,
 	} {
 		if got := r.Redact(in); got != want {

@@ -124,12 +124,27 @@ func (h Hook) Fire(e *logrus.Entry) error {
 // (a key whose BEGIN line was before the window read) are masked by Redact
 // itself. A Stream is not safe for concurrent use; use one per log.
 type Stream struct {
-	r     *Redactor
-	inKey bool
+	redact func(string) string
+	inKey  bool
 }
 
 // Stream returns a new line redactor.
-func (r *Redactor) Stream() *Stream { return &Stream{r: r} }
+func (r *Redactor) Stream() *Stream { return NewStream(r.Redact) }
+
+// NewStream returns a line redactor over any redacting function (nil: the
+// built-in rules alone).
+func NewStream(redact func(string) string) *Stream {
+	if redact == nil {
+		redact = builtin.Redact
+	}
+	return &Stream{redact: redact}
+}
+
+var builtin = New()
+
+// Builtin redacts with the built-in rules alone, for callers that have no
+// configured Redactor at hand.
+func Builtin(s string) string { return builtin.Redact(s) }
 
 // Line returns line redacted.
 func (st *Stream) Line(line string) string {
@@ -146,11 +161,22 @@ func (st *Stream) Line(line string) string {
 			z = e + 8 + c + 5
 		}
 		st.inKey = false
-		rest, open := st.r.redact(line[z:])
-		st.inKey = open
-		return Mask + rest
+		line = line[z:]
+		st.inKey = opensKey(line)
+		return Mask + st.redact(line)
 	}
-	out, open := st.r.redact(line)
-	st.inKey = open
-	return out
+	st.inKey = opensKey(line)
+	return st.redact(line)
+}
+
+// opensKey reports whether line has a BEGIN … PRIVATE KEY line with no END
+// after it.
+func opensKey(line string) bool {
+	b := strings.LastIndex(line, "-----BEGIN")
+	if b < 0 {
+		return false
+	}
+	rest := line[b+10:]
+	c := strings.Index(rest, "-----")
+	return c >= 0 && strings.Contains(rest[:c], "PRIVATE KEY") && !strings.Contains(rest[c:], "-----END")
 }
