@@ -749,7 +749,18 @@ func (sc *scanner) afterWord(i int) int {
 			return z - 1
 		}
 	case 'd':
-		if s[i+1] != '\'' || !hasFoldSuffix(s[:i], "password") {
+		if !hasFoldSuffix(s[:i], "password") {
+			return i
+		}
+		if s[i+1] != '\'' {
+			// PASSWORD Xy12z, its quotes lost to a shell or a tokenizer:
+			// a word with a capital or a digit (not NULL, not prose).
+			z := runOf(s, i+1, func(c byte) bool { return !isSpace(c) && c != ';' && c != ',' })
+			w := s[i+1 : z]
+			if len(w) >= 4 && runOf(w, 0, isLower) < len(w) && !hasFoldPrefix(w, "null") && w != Mask {
+				sc.mask(i+1, z)
+				return z - 1
+			}
 			return i
 		}
 		v := i + 2
