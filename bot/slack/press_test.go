@@ -319,3 +319,29 @@ func (p *switchable) via(t *testing.T, dbURL string) string {
 	u.Host = p.ln.Addr().String()
 	return u.String()
 }
+
+// TestRequesterWithdrawsByDeny: the requester's own Deny press withdraws
+// the request, said publicly in its thread as a withdrawal; the approve
+// that follows is refused privately, and nothing runs.
+func TestRequesterWithdrawsByDeny(t *testing.T) {
+	a := newApprovalRig(t, nil)
+	r, fake := a.rig, a.rig.fake
+	r.slash(t, "C0OPS", "UOPS", "purge cache")
+	req := r.messages(t, "C0OPS", 1)[0]
+	id := postedAt(t, a.store, req.TS)
+	fake.BlockAction(slacktest.BlockAction{User: "UOPS", Channel: "C0OPS", MessageTS: req.TS, ActionID: bot.ActionDeny, Value: id})
+	m := r.messages(t, "C0OPS", 2)[1]
+	if all := texts(m); m.Ephemeral || m.ThreadTS != req.TS || !strings.Contains(all, "Withdrawn: purge ("+id+")") ||
+		!strings.Contains(all, "withdrawn by slack:UOPS") || strings.Contains(strings.ToLower(all), "denied") {
+		t.Errorf("the requester's Deny: %+v\n%s", m, all)
+	}
+	fake.BlockAction(slacktest.BlockAction{User: "UDEV", Channel: "C0OPS", MessageTS: req.TS, ActionID: bot.ActionApprove, Value: id})
+	m = r.messages(t, "C0OPS", 3)[2]
+	if !m.Ephemeral || m.User != "UDEV" || !strings.Contains(texts(m), "already withdrawn by slack:UOPS") {
+		t.Errorf("approve after the withdrawal: %+v\n%s", m, texts(m))
+	}
+	if n := a.runs.Load(); n != 0 {
+		t.Errorf("purge ran %d times", n)
+	}
+	noViolations(t, r)
+}
