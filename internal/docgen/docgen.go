@@ -484,6 +484,23 @@ func (m *memApprovals) Decide(_ context.Context, id, approver string, approve bo
 	return a, nil
 }
 
+func (m *memApprovals) Withdraw(_ context.Context, id, requester string, now time.Time) (bot.Approval, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.byID[id]
+	switch {
+	case !ok:
+		return bot.Approval{}, bot.ErrApprovalNotFound
+	case a.State != bot.ApprovalPending:
+		return a, bot.ErrApprovalDecided
+	case a.Requester != requester:
+		return a, bot.ErrNotRequester
+	}
+	a.State, a.Approver, a.DecidedAt = bot.ApprovalWithdrawn, requester, now
+	m.byID[id] = a
+	return a, nil
+}
+
 func (m *memApprovals) MarkExecuted(_ context.Context, id, result string, ok bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
