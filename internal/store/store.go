@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,11 @@ type Store struct {
 	pool      *pgxpool.Pool
 	lastSweep atomic.Int64 // unix nanoseconds of the last deliveries sweep
 }
+
+// ErrNotAnswering is wrapped by Open's error when the database did not
+// answer in time: it accepts connections and never answers (hung), or
+// its address swallows them, rather than refusing them.
+var ErrNotAnswering = errors.New("the bot database did not answer in time")
 
 // openError is an error of Open whose message was stripped of secrets. It
 // wraps only one of this package's sentinels (never a driver error, whose
@@ -67,8 +73,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err := s.Migrate(ctx); err != nil {
 		pool.Close()
 		var kind error
-		if errors.Is(err, ErrSchemaTooNew) {
+		var ne net.Error
+		switch {
+		case errors.Is(err, ErrSchemaTooNew):
 			kind = ErrSchemaTooNew
+		case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+			kind = ErrNotAnswering
 		}
 		return nil, &openError{
 			msg:  fmt.Sprintf("open bot database %s: %s", redact.URL(url), redact.Scrub(err.Error(), url)),
