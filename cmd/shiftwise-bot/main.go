@@ -270,13 +270,24 @@ const (
 	storeExitFlush   = 2 * time.Second
 )
 
-// storeAtExit returns the bot's store for the flushes at exit: at once
-// when its first attempt has ended, else after waiting at most until
-// storeExitGrace after the start; nil when it has not answered.
+// storeAtExit returns the bot's store for the flushes at exit, nil when
+// it is not there: at once when its first attempt has ended; else it waits
+// until storeExitGrace after the start, and beyond that (within the
+// attempt's own bound) only for a database that has answered something —
+// alive but slow, say applying its migrations — never for one that
+// accepts connections and says nothing.
 func storeAtExit(lazy *botstore.Lazy) *store.Store {
 	ctx, cancel := context.WithDeadline(context.Background(), lazy.Started().Add(storeExitGrace))
 	defer cancel()
-	return lazy.Wait(ctx)
+	if st := lazy.Wait(ctx); st != nil {
+		return st
+	}
+	select {
+	case <-lazy.Answered():
+		return lazy.Wait(context.Background())
+	default:
+		return nil
+	}
 }
 
 func (a *app) close() {

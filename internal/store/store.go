@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +65,16 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if answered, ok := ctx.Value(answeredKey{}).(func()); ok && answered != nil {
+		dial := cfg.ConnConfig.DialFunc
+		cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &answerConn{Conn: c, answered: answered}, nil
+		}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, &redact.SafeError{Msg: fmt.Sprintf("open bot database pool for %s: %s",
@@ -86,6 +97,31 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+type answeredKey struct{}
+
+// WithAnswered returns ctx carrying f, which Open (given that ctx) calls
+// when the database first sends a byte on a connection: it is alive,
+// answering, if perhaps slowly (migrating), as opposed to accepting
+// connections and never answering.
+func WithAnswered(ctx context.Context, f func()) context.Context {
+	return context.WithValue(ctx, answeredKey{}, f)
+}
+
+// answerConn calls answered on the first byte read.
+type answerConn struct {
+	net.Conn
+	answered func()
+	once     sync.Once
+}
+
+func (c *answerConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.once.Do(c.answered)
+	}
+	return n, err
 }
 
 // Close closes the pool's connections.

@@ -28,7 +28,11 @@ type Lazy struct {
 	first  chan struct{} // closed once the first attempt has ended
 	start  time.Time     // when Connect began
 	hung   atomic.Bool   // the last attempt ran out of time (not refused)
-	once   sync.Once
+	// answered is closed when the database first sent a byte (it is
+	// alive, perhaps slow), when open passes its context to store.Open.
+	answered     chan struct{}
+	answeredOnce sync.Once
+	once         sync.Once
 }
 
 // Connect starts connecting to url in the background, retrying every
@@ -42,7 +46,9 @@ type Lazy struct {
 func Connect(ctx context.Context, open func(context.Context) (*store.Store, error), retry, attempt, wait time.Duration,
 	log logrus.FieldLogger, redact func(string) string, onUp func(*store.Store)) *Lazy {
 	ctx, cancel := context.WithCancel(ctx)
-	l := &Lazy{cancel: cancel, done: make(chan struct{}), ready: make(chan struct{}), first: make(chan struct{}), start: time.Now()}
+	l := &Lazy{cancel: cancel, done: make(chan struct{}), ready: make(chan struct{}), first: make(chan struct{}), start: time.Now(),
+		answered: make(chan struct{})}
+	ctx = store.WithAnswered(ctx, func() { l.answeredOnce.Do(func() { close(l.answered) }) })
 	first := l.first
 	go func() {
 		defer close(l.done)
@@ -101,6 +107,12 @@ func (l *Lazy) Store() *store.Store { return l.st.Load() }
 
 // Ready is closed once the store is connected.
 func (l *Lazy) Ready() <-chan struct{} { return l.ready }
+
+// Answered is closed once the database has sent anything at all: it is
+// alive, even if its first attempt is still going (a first start applying
+// migrations), unlike a database that accepts connections and never
+// answers.
+func (l *Lazy) Answered() <-chan struct{} { return l.answered }
 
 // Started is when Connect began the first attempt.
 func (l *Lazy) Started() time.Time { return l.start }
