@@ -22,8 +22,14 @@ import (
 func hungURL(t *testing.T) (string, *testenv.Silent) {
 	t.Helper()
 	s := testenv.NewSilent(t)
+	return silentURL(s), s
+}
+
+func hungBenchURL(b *testing.B) string { return silentURL(testenv.NewSilent(b)) }
+
+func silentURL(s *testenv.Silent) string {
 	u := &url.URL{Scheme: "postgres", User: url.UserPassword("bot", "x"), Host: s.Addr, Path: "/bot", RawQuery: "sslmode=disable"}
-	return u.String(), s
+	return u.String()
 }
 
 func downURL(t *testing.T) string {

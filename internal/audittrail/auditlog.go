@@ -21,7 +21,7 @@ func (t *Trail) store(ctx context.Context) (*store.Store, error) {
 		st = t.o.Wait(ctx)
 	}
 	if st != nil && t.Pending() > 0 {
-		if _, err := t.o.Spool.Replay(ctx, t.deliver(st)); err != nil {
+		if _, err := t.Flush(ctx); err != nil {
 			t.o.Log.WithFields(logrus.Fields{"error": err.Error(), "waiting": t.Pending()}).Warn("spooled audit entries not written before reading the log")
 		}
 	}
