@@ -374,18 +374,7 @@ func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string,
 			Title: "Not " + pastTense(approve), Status: StatusFailed, Text: nothingRun(text),
 		})}
 	}
-	// storeFailed: the store did not answer; the attempt is audited (the
-	// auditor spools it: it never waits on that store).
-	storeFailed := func(err error) Reply {
-		entry.Decision, entry.Approver = "failed", who
-		entry.Result = "database-unreachable " + id
-		if notAnswering(err) || !errors.Is(err, ErrStoreUnavailable) {
-			entry.Result = "database-not-answering " + id
-		}
-		entry.Duration = e.now().Sub(start)
-		e.audit(ctx, entry, log)
-		return e.storeFailed(log, id, err)
-	}
+	storeFailed := func(err error) Reply { return e.storeFailedAudited(ctx, entry, who, id, start, err, log) }
 	if e.approvals == nil {
 		return refuse("no-database", "Approvals need the bot's own database (SHIFTWISE_DATABASE_URL), and this bot runs without it.", nil)
 	}
@@ -508,7 +497,7 @@ func (e *Engine) withdraw(ctx context.Context, who, channel, thread string, a Ap
 	case errors.Is(err, ErrApprovalNotFound):
 		return refuse("not-found", fmt.Sprintf("There is no approval request %s.", id), nil)
 	case err != nil:
-		return e.storeFailed(log, id, err)
+		return e.storeFailedAudited(ctx, AuditEntry{Subject: who, Channel: channel, Command: "deny", Args: "deny " + id}, who, id, start, err, log)
 	}
 	if d.ThreadTS != "" {
 		thread = d.ThreadTS // where the request was posted
@@ -529,6 +518,20 @@ func nothingRun(text string) string {
 		return text
 	}
 	return strings.TrimSpace(text + " Nothing was run.")
+}
+
+// storeFailedAudited answers an approve or deny (or a withdrawal) that
+// the store did not answer, and audits the attempt: the auditor spools it,
+// never waiting on that store, and it is written when the database is back.
+func (e *Engine) storeFailedAudited(ctx context.Context, entry AuditEntry, who, id string, start time.Time, err error, log logrus.FieldLogger) Reply {
+	entry.Decision, entry.Approver = "failed", who
+	entry.Result = "database-unreachable " + id
+	if notAnswering(err) || !errors.Is(err, ErrStoreUnavailable) {
+		entry.Result = "database-not-answering " + id
+	}
+	entry.Duration = e.now().Sub(start)
+	e.audit(ctx, entry, log)
+	return e.storeFailed(log, id, err)
 }
 
 func (e *Engine) storeFailed(log logrus.FieldLogger, id string, err error) Reply {

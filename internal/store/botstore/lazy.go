@@ -191,7 +191,7 @@ func (a LazyApprovals) Decide(ctx context.Context, id, approver string, approve 
 
 // Withdraw implements bot.Approvals.
 func (a LazyApprovals) Withdraw(ctx context.Context, id, requester string, now time.Time) (bot.Approval, error) {
-	s, err := a.L.approvals()
+	s, err := a.L.approvals(ctx)
 	if err != nil {
 		return bot.Approval{}, err
 	}
