@@ -244,7 +244,7 @@ func (a TimelineAuditor) Append(ctx context.Context, e bot.AuditEntry) error {
 func entryFromAudit(e bot.AuditEntry) bot.TimelineEntry {
 	kind := "command"
 	switch e.Decision {
-	case "pending", "approved", "denied", "expired":
+	case "pending", "approved", "denied", "withdrawn", "expired":
 		kind = "approval"
 	case "executed", "failed":
 		kind = "result"
