@@ -346,7 +346,7 @@ func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string,
 	}
 	log := e.log.WithFields(logrus.Fields{"user": who, "channel": channel, "action": verb})
 	id := strings.ToUpper(strings.TrimSpace(rawID))
-	entry := AuditEntry{Subject: who, Channel: channel, Command: verb, Args: e.red.Redact(clip(verb+" "+rawID, 200))}
+	entry := AuditEntry{Subject: who, Channel: channel, Command: verb, Args: clip(e.red.Redact(verb+" "+rawID), 200)}
 	refuse := func(word, text string, a *Approval) Reply {
 		if a != nil && a.Command != "" {
 			entry.Command, entry.Args = a.Command, a.Text

@@ -24,6 +24,7 @@ import (
 	"github.com/shiftwise/shiftwise-bot/integrations/httpprobe"
 	"github.com/shiftwise/shiftwise-bot/integrations/postgres"
 	"github.com/shiftwise/shiftwise-bot/integrations/redis"
+	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
 // Containers is what health needs of the Docker Engine.
@@ -658,6 +659,10 @@ func clipMiddle(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
 		return s
+	}
+	r = []rune(redact.Builtin(s)) // a secret cut in two is no longer recognised
+	if len(r) <= n {
+		return string(r)
 	}
 	head := n / 3
 	return string(r[:head]) + " … " + string(r[len(r)-(n-head):])
