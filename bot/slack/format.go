@@ -232,3 +232,30 @@ func bkValid(m bot.Message) bot.Message {
 	m.Meta.User, m.Meta.Channel, m.Meta.Command = v(m.Meta.User), v(m.Meta.Channel), v(m.Meta.Command)
 	return m
 }
+
+// unescape undoes the only escaping Slack applies to message and command
+// text: &amp; &lt; &gt;.
+func unescape(s string) string {
+	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(s)
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+func escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(bot.SafeText(s))
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
