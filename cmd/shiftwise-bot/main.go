@@ -127,11 +127,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			Core: app.engine, Logger: log, Channels: cfg.SlackChannels, DirectMessages: cfg.SlackDMs,
 			AlsoAllowed: app.incidents.Holds,
 		}
-		if app.lazy != nil {
-			// `approve <id>` typed anywhere answers in the request's thread;
-			// a redelivery runs once across replicas.
-			so.Requests, so.Deliveries = botstore.LazyApprovals{L: app.lazy}, botstore.LazyDeliveries{L: app.lazy}
-		}
 		sb, err := slack.New(so)
 		if err != nil {
 			fmt.Fprintln(stderr, "shiftwise-bot:", red.Redact(err.Error()))
@@ -390,6 +385,7 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 	if lazy != nil {
 		a.lazy = lazy
 		opts.Approvals, opts.Auditor = botstore.LazyApprovals{L: lazy}, a.trail
+		opts.Deliveries = botstore.LazyDeliveries{L: lazy} // a Slack redelivery runs once across replicas
 		a.openTimelineSpool(cfg, log)
 		opts.Auditor = a.attachIncidentStore(botstore.LazyIncidents{L: lazy}, opts.Auditor)
 		opts.OnExpired = func(ctx context.Context, ap bot.Approval) {
