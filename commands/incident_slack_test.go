@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -39,20 +38,7 @@ func newSlackIncidentRig(t *testing.T) *slackIncidentRig {
 		t.Fatal(err)
 	}
 	r.in.SetWorkspace(sb.Workspace())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sb.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(slackWait):
-			t.Error("Run did not return after cancel")
-		}
-	})
-	if err := r.fake.WaitConnected(1, slackWait); err != nil {
-		t.Fatal(err)
-	}
+	r.fake.Serve(t, 1, slackWait, sb.Run)
 	return r
 }
 
@@ -109,29 +95,8 @@ func (r *slackIncidentRig) waitEntry(t *testing.T, id int64, what string, ok fun
 	return bot.TimelineEntry{}
 }
 
-func blockText(m slacktest.Message) string {
-	var v any
-	_ = json.Unmarshal(m.Blocks, &v)
-	out := []string{m.Text}
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				if s, ok := e.(string); ok && k == "text" {
-					out = append(out, s)
-				}
-				walk(e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		}
-	}
-	walk(v)
-	return strings.Join(out, "\n")
-}
+// blockText is a message's notification text and its blocks' texts.
+func blockText(m slacktest.Message) string { return m.Text + "\n" + slacktest.Texts(m) }
 
 func (r *slackIncidentRig) channelNamed(t *testing.T, name string) slacktest.Channel {
 	t.Helper()

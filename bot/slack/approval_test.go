@@ -108,20 +108,7 @@ func newApprovalRigOn(t *testing.T, s *store.Store, entered chan struct{}, tweak
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sb.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(wait):
-			t.Error("Run did not return after cancel")
-		}
-	})
-	if err := fake.WaitConnected(1, wait); err != nil {
-		t.Fatal(err)
-	}
+	fake.Serve(t, 1, wait, sb.Run)
 	a.rig = &rig{fake: fake}
 	t.Cleanup(a.release) // before the bot is stopped: a run left waiting ends
 	return a
@@ -136,15 +123,15 @@ func TestApprovalInTheThread(t *testing.T) {
 
 	r.slash(t, "C0OPS", "UOPS", "purge cache")
 	req := r.messages(t, "C0OPS", 1)[0]
-	if !strings.Contains(texts(req), "Approval needed: purge") || req.Ephemeral {
-		t.Fatalf("request message: %+v\n%s", req, texts(req))
+	if !strings.Contains(slacktest.Texts(req), "Approval needed: purge") || req.Ephemeral {
+		t.Fatalf("request message: %+v\n%s", req, slacktest.Texts(req))
 	}
 	id := postedAt(t, s, req.TS)
 	click := slacktest.BlockAction{User: "UOPS", Channel: "C0OPS", MessageTS: req.TS, ActionID: bot.ActionApprove, BlockID: "actions", Value: id}
 	fake.BlockAction(click)
 	msgs := r.messages(t, "C0OPS", 2)
-	if !msgs[1].Ephemeral || msgs[1].User != "UOPS" || !strings.Contains(texts(msgs[1]), "yourself") {
-		t.Errorf("self-approval: %+v\n%s", msgs[1], texts(msgs[1]))
+	if !msgs[1].Ephemeral || msgs[1].User != "UOPS" || !strings.Contains(slacktest.Texts(msgs[1]), "yourself") {
+		t.Errorf("self-approval: %+v\n%s", msgs[1], slacktest.Texts(msgs[1]))
 	}
 	click.User = "UDEV"
 	fake.BlockAction(click)
@@ -154,8 +141,8 @@ func TestApprovalInTheThread(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs = r.messages(t, "C0OPS", 3)
-	if msgs[2].Ephemeral || msgs[2].ThreadTS != req.TS || !strings.Contains(texts(msgs[2]), "approved by slack:UDEV") || runs.Load() != 1 {
-		t.Errorf("approval: %+v\n%s (runs %d)", msgs[2], texts(msgs[2]), runs.Load())
+	if msgs[2].Ephemeral || msgs[2].ThreadTS != req.TS || !strings.Contains(slacktest.Texts(msgs[2]), "approved by slack:UDEV") || runs.Load() != 1 {
+		t.Errorf("approval: %+v\n%s (runs %d)", msgs[2], slacktest.Texts(msgs[2]), runs.Load())
 	}
 	// The approved command's progress was shown in the request's thread,
 	// in the message its result then replaced.
@@ -163,7 +150,7 @@ func TestApprovalInTheThread(t *testing.T) {
 	for _, c := range fake.Calls("chat.postMessage") {
 		progressShown = progressShown || (c.Param("thread_ts") == req.TS && strings.Contains(c.Param("text"), "Purging the cache"))
 	}
-	if msgs = fake.Messages("C0OPS"); !progressShown || msgs[2].Updates != 1 || !strings.Contains(texts(msgs[2]), "Purged") {
+	if msgs = fake.Messages("C0OPS"); !progressShown || msgs[2].Updates != 1 || !strings.Contains(slacktest.Texts(msgs[2]), "Purged") {
 		t.Errorf("progress of the approved command: shown in the thread %v, result %+v", progressShown, msgs[2])
 	}
 
@@ -179,8 +166,8 @@ func TestApprovalInTheThread(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs = r.messages(t, "C0OPS", 5)
-	if msgs[4].ThreadTS != second.TS || !strings.Contains(texts(msgs[4]), "Expired: purge") || runs.Load() != 1 {
-		t.Errorf("expiry: %+v\n%s", msgs[4], texts(msgs[4]))
+	if msgs[4].ThreadTS != second.TS || !strings.Contains(slacktest.Texts(msgs[4]), "Expired: purge") || runs.Load() != 1 {
+		t.Errorf("expiry: %+v\n%s", msgs[4], slacktest.Texts(msgs[4]))
 	}
 	noViolations(t, r)
 }
@@ -229,8 +216,8 @@ func TestTypedDecisionAnswersInTheRequestsThread(t *testing.T) {
 
 	// The requester cannot approve it; the refusal stays private, where typed.
 	r.slash(t, "C0ELSE", "UOPS", "approve "+id)
-	if m := r.messages(t, "C0ELSE", 1)[0]; !m.Ephemeral || m.User != "UOPS" || !strings.Contains(texts(m), "yourself") {
-		t.Errorf("self-approval typed elsewhere: %+v\n%s", m, texts(m))
+	if m := r.messages(t, "C0ELSE", 1)[0]; !m.Ephemeral || m.User != "UOPS" || !strings.Contains(slacktest.Texts(m), "yourself") {
+		t.Errorf("self-approval typed elsewhere: %+v\n%s", m, slacktest.Texts(m))
 	}
 
 	r.slash(t, "C0ELSE", "UDEV", "/shiftwise approve "+strings.ToLower(id))
@@ -238,12 +225,12 @@ func TestTypedDecisionAnswersInTheRequestsThread(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs := r.messages(t, "C0OPS", 2)
-	if m := msgs[1]; m.Ephemeral || m.ThreadTS != req.TS || !strings.Contains(texts(m), "Purged") || !strings.Contains(texts(m), "approved by slack:UDEV") {
-		t.Errorf("the approved result belongs in the request's thread: %+v\n%s", m, texts(m))
+	if m := msgs[1]; m.Ephemeral || m.ThreadTS != req.TS || !strings.Contains(slacktest.Texts(m), "Purged") || !strings.Contains(slacktest.Texts(m), "approved by slack:UDEV") {
+		t.Errorf("the approved result belongs in the request's thread: %+v\n%s", m, slacktest.Texts(m))
 	}
 	else_ := r.messages(t, "C0ELSE", 2)
-	if m := else_[1]; !m.Ephemeral || m.User != "UDEV" || !strings.Contains(texts(m), "thread of request "+id) || !strings.Contains(texts(m), "<#C0OPS>") {
-		t.Errorf("where it was typed: want a private pointer to the thread, got %+v\n%s", m, texts(m))
+	if m := else_[1]; !m.Ephemeral || m.User != "UDEV" || !strings.Contains(slacktest.Texts(m), "thread of request "+id) || !strings.Contains(slacktest.Texts(m), "<#C0OPS>") {
+		t.Errorf("where it was typed: want a private pointer to the thread, got %+v\n%s", m, slacktest.Texts(m))
 	}
 	if n := a.runs.Load(); n != 1 {
 		t.Errorf("purge ran %d times", n)
@@ -257,8 +244,8 @@ func TestTypedDecisionAnswersInTheRequestsThread(t *testing.T) {
 	msgs = r.messages(t, "C0OPS", 5)
 	var denied, pointer bool
 	for _, m := range msgs[3:] {
-		denied = denied || (!m.Ephemeral && m.ThreadTS == second.TS && strings.Contains(texts(m), "Denied: purge"))
-		pointer = pointer || (m.Ephemeral && m.User == "UDEV" && strings.Contains(texts(m), "thread of request "+id2))
+		denied = denied || (!m.Ephemeral && m.ThreadTS == second.TS && strings.Contains(slacktest.Texts(m), "Denied: purge"))
+		pointer = pointer || (m.Ephemeral && m.User == "UDEV" && strings.Contains(slacktest.Texts(m), "thread of request "+id2))
 	}
 	if !denied || !pointer {
 		t.Errorf("deny in the channel: denial in the thread %v, private pointer %v: %+v", denied, pointer, msgs[3:])
@@ -268,8 +255,8 @@ func TestTypedDecisionAnswersInTheRequestsThread(t *testing.T) {
 	}
 	// An unknown ID is refused where it was typed.
 	r.slash(t, "C0ELSE", "UDEV", "approve A-222222")
-	if m := r.messages(t, "C0ELSE", 3)[2]; !m.Ephemeral || !strings.Contains(texts(m), "no approval request A-222222") {
-		t.Errorf("unknown id: %+v\n%s", m, texts(m))
+	if m := r.messages(t, "C0ELSE", 3)[2]; !m.Ephemeral || !strings.Contains(slacktest.Texts(m), "no approval request A-222222") {
+		t.Errorf("unknown id: %+v\n%s", m, slacktest.Texts(m))
 	}
 	noViolations(t, r)
 }

@@ -50,8 +50,7 @@ type rig struct {
 	pressed     chan struct{}
 	pressGate   chan struct{}
 	holdPresses atomic.Bool
-	cancel      context.CancelFunc
-	done        chan error
+	run         *slacktest.Running
 }
 
 func (r *rig) ran(name string) int { return int(r.runs[name].Load()) }
@@ -128,20 +127,7 @@ func newRig(t *testing.T, tweak func(*Options)) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel, r.done = cancel, make(chan error, 1)
-	go func() { r.done <- b.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-r.done:
-		case <-time.After(wait):
-			t.Error("Run did not return after cancel")
-		}
-	})
-	if err := r.fake.WaitConnected(1, wait); err != nil {
-		t.Fatal(err)
-	}
+	r.run = r.fake.Serve(t, 1, wait, b.Run)
 	return r
 }
 
@@ -163,31 +149,6 @@ func (r *rig) messages(t *testing.T, channel string, n int) []slacktest.Message 
 	return msgs
 }
 
-// texts returns every "text" string in a message's blocks, decoded.
-func texts(m slacktest.Message) string {
-	var v any
-	_ = json.Unmarshal(m.Blocks, &v)
-	var out []string
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				if s, ok := e.(string); ok && k == "text" {
-					out = append(out, s)
-				}
-				walk(e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		}
-	}
-	walk(v)
-	return strings.Join(out, "\n")
-}
-
 func noViolations(t *testing.T, r *rig) {
 	t.Helper()
 	if v := r.fake.Violations(); len(v) > 0 {
@@ -202,7 +163,7 @@ func TestSlashCommandIsAckedAndAnsweredInTheChannel(t *testing.T) {
 	if m.Ephemeral || m.ThreadTS != "" || !strings.Contains(m.Text, "All good") {
 		t.Errorf("result = %+v", m)
 	}
-	blocks := texts(m)
+	blocks := slacktest.Texts(m)
 	for _, want := range []string{"All good", "args: a,b", "<@UOPS>", "<#C0OPS>"} {
 		if !strings.Contains(blocks, want) {
 			t.Errorf("blocks lack %q: %s", want, blocks)
@@ -224,7 +185,7 @@ func TestMentionInAThreadIsAnsweredInThatThread(t *testing.T) {
 	if m.ThreadTS != "1700000000.000100" {
 		t.Errorf("answer thread_ts %q, want the mention's thread", m.ThreadTS)
 	}
-	if !strings.Contains(texts(m), "args: &lt;x&gt;") {
+	if !strings.Contains(slacktest.Texts(m), "args: &lt;x&gt;") {
 		t.Errorf("the argument should arrive unescaped and be escaped again for display: %s", m.Blocks)
 	}
 }
@@ -233,7 +194,7 @@ func TestMentionWithNoTextGetsHelp(t *testing.T) {
 	r := newRig(t, nil)
 	r.fake.Mention(slacktest.Mention{User: "UOPS", Channel: "C0OPS", Text: "<@" + r.fake.BotUserID() + ">"})
 	m := r.messages(t, "C0OPS", 1)[0]
-	if !strings.Contains(texts(m), "Commands you may run") {
+	if !strings.Contains(slacktest.Texts(m), "Commands you may run") {
 		t.Errorf("empty mention: %s", m.Blocks)
 	}
 }
@@ -251,7 +212,7 @@ func TestUsageErrorsAndRefusalsArePrivateAndRunNothing(t *testing.T) {
 		r.slash(t, "C0OPS", c.user, c.text)
 		msgs := r.messages(t, "C0OPS", before+1)
 		last := msgs[len(msgs)-1]
-		if !last.Ephemeral || last.User != c.user || !strings.Contains(texts(last), c.want) {
+		if !last.Ephemeral || last.User != c.user || !strings.Contains(slacktest.Texts(last), c.want) {
 			t.Errorf("%q: reply %+v, want a private reply to %s containing %q", c.text[:min(len(c.text), 20)], last, c.user, c.want)
 		}
 		for _, m := range msgs {
@@ -272,7 +233,7 @@ func TestSlowCommandShowsProgressUpdatedInPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs := r.fake.Messages("C0OPS")
-	if len(msgs) != 1 || msgs[0].Updates != 1 || !strings.Contains(texts(msgs[0]), "Slow but done") {
+	if len(msgs) != 1 || msgs[0].Updates != 1 || !strings.Contains(slacktest.Texts(msgs[0]), "Slow but done") {
 		t.Errorf("want one message, updated once to the result; got %+v", msgs)
 	}
 	if n := len(r.fake.Calls("chat.postMessage")); n != 1 {
@@ -306,7 +267,7 @@ func TestReportedStepsUpdateOneMessage(t *testing.T) {
 	}
 	close(r.release)
 	for deadline := time.Now().Add(wait); ; time.Sleep(10 * time.Millisecond) {
-		if msgs := r.fake.Messages("C0OPS"); len(msgs) == 1 && strings.Contains(texts(msgs[0]), "Steps done") {
+		if msgs := r.fake.Messages("C0OPS"); len(msgs) == 1 && strings.Contains(slacktest.Texts(msgs[0]), "Steps done") {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -399,7 +360,7 @@ func TestDoubleClickedButtonRunsOnceAndForgedValueIsRefused(t *testing.T) {
 		}
 	}
 	msgs := r.messages(t, "C0OPS", 2)
-	if msgs[1].ThreadTS != msg.TS || !strings.Contains(texts(msgs[1]), "Pressed") {
+	if msgs[1].ThreadTS != msg.TS || !strings.Contains(slacktest.Texts(msgs[1]), "Pressed") {
 		t.Errorf("the press's result belongs in the message's thread: %+v", msgs[1])
 	}
 	if n := r.actions.Load(); n != 1 {
@@ -410,21 +371,21 @@ func TestDoubleClickedButtonRunsOnceAndForgedValueIsRefused(t *testing.T) {
 	pressesHandled(t, logs, 1)
 	r.fake.BlockAction(click)
 	msgs = r.messages(t, "C0OPS", 3)
-	if n := r.actions.Load(); n != 2 || !strings.Contains(texts(msgs[2]), "Pressed") {
+	if n := r.actions.Load(); n != 2 || !strings.Contains(slacktest.Texts(msgs[2]), "Pressed") {
 		t.Errorf("a later press: the action ran %d times in all; %+v", n, msgs[2])
 	}
 	forged := click
 	forged.Value, forged.BlockID = "v-999", "actions"
 	r.fake.BlockAction(forged)
 	msgs = r.messages(t, "C0OPS", 4)
-	if !strings.Contains(texts(msgs[3]), "stale or forged") {
+	if !strings.Contains(slacktest.Texts(msgs[3]), "stale or forged") {
 		t.Errorf("forged value: %+v", msgs[3])
 	}
 	unknown := click
 	unknown.ActionID, unknown.Value, unknown.BlockID = "nope.never", "x", "actions"
 	r.fake.BlockAction(unknown)
 	msgs = r.messages(t, "C0OPS", 5)
-	if !strings.Contains(texts(msgs[4]), "Unknown action") {
+	if !strings.Contains(slacktest.Texts(msgs[4]), "Unknown action") {
 		t.Errorf("unknown action: %+v", msgs[4])
 	}
 }
@@ -461,11 +422,11 @@ func TestChannelAllowlist(t *testing.T) {
 	r := newRig(t, func(o *Options) { o.Channels = []string{"C0OPS"} })
 	r.slash(t, "C0RANDOM", "UOPS", "ok")
 	m := r.messages(t, "C0RANDOM", 1)[0]
-	if !m.Ephemeral || !strings.Contains(texts(m), "this channel") {
+	if !m.Ephemeral || !strings.Contains(slacktest.Texts(m), "this channel") {
 		t.Errorf("outside the allowlist: %+v", m)
 	}
 	r.slash(t, "D0DM", "UOPS", "ok")
-	if m := r.messages(t, "D0DM", 1)[0]; !m.Ephemeral || !strings.Contains(texts(m), "direct messages") {
+	if m := r.messages(t, "D0DM", 1)[0]; !m.Ephemeral || !strings.Contains(slacktest.Texts(m), "direct messages") {
 		t.Errorf("direct message: %+v", m)
 	}
 	if r.ran("ok") != 0 {
@@ -520,19 +481,12 @@ func TestShutdownLetsRunningCommandsFinish(t *testing.T) {
 	r := newRig(t, nil)
 	r.slash(t, "C0OPS", "UOPS", "slow")
 	time.Sleep(50 * time.Millisecond) // the command is running
-	r.cancel()
-	select {
-	case err := <-r.done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-		r.done <- nil // for the cleanup
-	case <-time.After(wait):
-		t.Fatal("Run did not return")
+	if err := r.run.Stop(); err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 	var found bool
 	for _, m := range r.fake.Messages("C0OPS") {
-		found = found || strings.Contains(texts(m), "Slow but done")
+		found = found || strings.Contains(slacktest.Texts(m), "Slow but done")
 	}
 	if !found {
 		t.Errorf("the running command's result was lost at shutdown: %+v", r.fake.Messages("C0OPS"))
@@ -574,7 +528,7 @@ func TestSlashCommandTextIsUnescapedOnce(t *testing.T) {
 	r.slash(t, "C0OPS", "UOPS", "ok a&amp;b &lt;c&gt; &amp;lt;")
 	m := r.messages(t, "C0OPS", 1)[0]
 	// The command sees a&b, <c>, &lt; and the renderer escapes them again.
-	if got := texts(m); !strings.Contains(got, "args: a&amp;b,&lt;c&gt;,&amp;lt;") {
+	if got := slacktest.Texts(m); !strings.Contains(got, "args: a&amp;b,&lt;c&gt;,&amp;lt;") {
 		t.Errorf("blocks: %s", got)
 	}
 }

@@ -36,8 +36,8 @@ func TestRefusedPressCanBePressedAgain(t *testing.T) {
 	click := slacktest.BlockAction{User: "UNEW", Channel: "C0OPS", MessageTS: req.TS, ActionID: bot.ActionApprove, Value: id}
 	first := fake.BlockAction(click)
 	msgs := r.messages(t, "C0OPS", 2)
-	if m := msgs[1]; !m.Ephemeral || m.User != "UNEW" || !strings.Contains(texts(m), "Not approved") {
-		t.Fatalf("the press without a level: %+v\n%s", m, texts(m))
+	if m := msgs[1]; !m.Ephemeral || m.User != "UNEW" || !strings.Contains(slacktest.Texts(m), "Not approved") {
+		t.Fatalf("the press without a level: %+v\n%s", m, slacktest.Texts(m))
 	}
 	pressesHandled(t, a.logs, 1)
 	a.levels.grant("slack:UNEW", bot.Level1)
@@ -47,7 +47,7 @@ func TestRefusedPressCanBePressedAgain(t *testing.T) {
 		t.Fatalf("the second press must be a new envelope with a new action_ts")
 	}
 	if m := waitText(t, fake, "C0OPS", "approved by slack:UNEW"); m.Ephemeral || m.ThreadTS != req.TS {
-		t.Errorf("the press after the grant: %+v\n%s", m, texts(m))
+		t.Errorf("the press after the grant: %+v\n%s", m, slacktest.Texts(m))
 	}
 	if n := a.runs.Load(); n != 1 {
 		t.Errorf("purge ran %d times; want 1", n)
@@ -75,8 +75,8 @@ func TestFailedPressCanBePressedAgain(t *testing.T) {
 	click := slacktest.BlockAction{User: "UDEV", Channel: "C0OPS", MessageTS: req.TS, ActionID: bot.ActionApprove, Value: id}
 	fake.BlockAction(click)
 	msgs := r.messages(t, "C0OPS", 2)
-	if m := msgs[1]; !strings.Contains(texts(m), "Approval not decided") || !strings.Contains(texts(m), "try again") {
-		t.Fatalf("the press while the database is down: %+v\n%s", m, texts(m))
+	if m := msgs[1]; !strings.Contains(slacktest.Texts(m), "Approval not decided") || !strings.Contains(slacktest.Texts(m), "try again") {
+		t.Fatalf("the press while the database is down: %+v\n%s", m, slacktest.Texts(m))
 	}
 	if n := a.runs.Load(); n != 0 {
 		t.Fatalf("purge ran %d times with the database down", n)
@@ -87,7 +87,7 @@ func TestFailedPressCanBePressedAgain(t *testing.T) {
 
 	fake.BlockAction(click)
 	if m := waitText(t, fake, "C0OPS", "approved by slack:UDEV"); m.Ephemeral || m.ThreadTS != req.TS {
-		t.Errorf("the press after the database came back: %+v\n%s", m, texts(m))
+		t.Errorf("the press after the database came back: %+v\n%s", m, slacktest.Texts(m))
 	}
 	if n := a.runs.Load(); n != 1 {
 		t.Errorf("purge ran %d times; want 1", n)
@@ -127,7 +127,7 @@ func TestRedeliveryAndConcurrentDoubleClickRunOnce(t *testing.T) {
 	waitLog(t, a.logs, "slack: redelivered button press ignored", 1)
 	a.release()
 	if m := waitText(t, fake, "C0OPS", "approved by slack:UDEV"); m.ThreadTS != req.TS {
-		t.Errorf("the approval: %+v\n%s", m, texts(m))
+		t.Errorf("the approval: %+v\n%s", m, slacktest.Texts(m))
 	}
 	pressesHandled(t, a.logs, 1)
 	// Handled, the press is still not run again by a redelivery, nor by
@@ -153,10 +153,10 @@ func TestRedeliveryAndConcurrentDoubleClickRunOnce(t *testing.T) {
 	msgs = r.messages(t, "C0OPS", 5)
 	var approved, already int
 	for _, m := range msgs[3:] {
-		if strings.Contains(texts(m), "Purged") {
+		if strings.Contains(slacktest.Texts(m), "Purged") {
 			approved++
 		}
-		if m.Ephemeral && strings.Contains(texts(m), "already approved") {
+		if m.Ephemeral && strings.Contains(slacktest.Texts(m), "already approved") {
 			already++
 		}
 	}
@@ -184,7 +184,7 @@ func waitText(t *testing.T, fake *slacktest.Server, channel, text string) slackt
 	t.Helper()
 	for deadline := time.Now().Add(wait); ; time.Sleep(10 * time.Millisecond) {
 		for _, m := range fake.Messages(channel) {
-			if strings.Contains(texts(m), text) {
+			if strings.Contains(slacktest.Texts(m), text) {
 				return m
 			}
 		}
@@ -331,14 +331,14 @@ func TestRequesterWithdrawsByDeny(t *testing.T) {
 	id := postedAt(t, a.store, req.TS)
 	fake.BlockAction(slacktest.BlockAction{User: "UOPS", Channel: "C0OPS", MessageTS: req.TS, ActionID: bot.ActionDeny, Value: id})
 	m := r.messages(t, "C0OPS", 2)[1]
-	if all := texts(m); m.Ephemeral || m.ThreadTS != req.TS || !strings.Contains(all, "Withdrawn: purge ("+id+")") ||
+	if all := slacktest.Texts(m); m.Ephemeral || m.ThreadTS != req.TS || !strings.Contains(all, "Withdrawn: purge ("+id+")") ||
 		!strings.Contains(all, "withdrawn by slack:UOPS") || strings.Contains(strings.ToLower(all), "denied") {
 		t.Errorf("the requester's Deny: %+v\n%s", m, all)
 	}
 	fake.BlockAction(slacktest.BlockAction{User: "UDEV", Channel: "C0OPS", MessageTS: req.TS, ActionID: bot.ActionApprove, Value: id})
 	m = r.messages(t, "C0OPS", 3)[2]
-	if !m.Ephemeral || m.User != "UDEV" || !strings.Contains(texts(m), "already withdrawn by slack:UOPS") {
-		t.Errorf("approve after the withdrawal: %+v\n%s", m, texts(m))
+	if !m.Ephemeral || m.User != "UDEV" || !strings.Contains(slacktest.Texts(m), "already withdrawn by slack:UOPS") {
+		t.Errorf("approve after the withdrawal: %+v\n%s", m, slacktest.Texts(m))
 	}
 	if n := a.runs.Load(); n != 0 {
 		t.Errorf("purge ran %d times", n)

@@ -49,13 +49,7 @@ func TestCorpusNeverReachesSlack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	if err := fake.WaitConnected(1, wait); err != nil {
-		t.Fatal(err)
-	}
+	fake.Serve(t, 1, wait, b.Run)
 	for _, cmd := range []string{"corpus", "fails"} {
 		env := fake.SlashCommand(slacktest.SlashCommand{User: "UOPS", Channel: "C0OPS", Text: cmd})
 		if _, err := fake.WaitAck(env, 3*time.Second); err != nil {

@@ -90,20 +90,7 @@ func TestRepliesEscapeControlCharacters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(wait):
-			t.Error("Run did not return after cancel")
-		}
-	})
-	if err := fake.WaitConnected(1, wait); err != nil {
-		t.Fatal(err)
-	}
+	fake.Serve(t, 1, wait, b.Run)
 
 	for _, line := range []string{"show", "showbig"} {
 		env := fake.SlashCommand(slacktest.SlashCommand{User: "UOPS", Channel: "C0OPS", Text: line})
@@ -117,7 +104,7 @@ func TestRepliesEscapeControlCharacters(t *testing.T) {
 	}
 	var shown strings.Builder
 	for _, m := range msgs {
-		shown.WriteString(texts(m) + "\n" + m.Text + "\n")
+		shown.WriteString(slacktest.Texts(m) + "\n" + m.Text + "\n")
 		// Buttons' labels and confirm dialogs are in "text" objects too.
 	}
 	files := fake.Files()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -197,26 +198,13 @@ func runSlackBot(t *testing.T, env map[string]string, fake *slacktest.Server) {
 	if env["SHIFTWISE_DATA_DIR"] == "" {
 		env["SHIFTWISE_DATA_DIR"] = t.TempDir()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
 	stderr := &syncBuffer{}
-	go func() {
-		done <- run(ctx, nil, strings.NewReader(""), io.Discard, stderr, func(k string) string { return env[k] })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("bot exit %d after SIGTERM-like cancel\n%s", code, stderr.String())
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("bot did not stop")
+	fake.Serve(t, 1, 30*time.Second, func(ctx context.Context) error {
+		if code := run(ctx, nil, strings.NewReader(""), io.Discard, stderr, func(k string) string { return env[k] }); code != 0 {
+			return fmt.Errorf("bot exit %d after SIGTERM-like cancel\n%s", code, stderr.String())
 		}
+		return nil
 	})
-	if err := fake.WaitConnected(1, 10*time.Second); err != nil {
-		t.Fatalf("%v\n%s", err, stderr.String())
-	}
 }
 
 // TestSlackEndToEnd runs the real bot, wired as in production, against
