@@ -23,6 +23,10 @@ step "go test -race"
 # -p 2: two cores. Each integration test cleans up its own containers.
 go test -race -count=1 -p 2 -timeout 20m ./...
 
+step "fuzz targets, each for a bounded time (their committed corpora already ran above)"
+go test -run '^$' -fuzz '^FuzzText$' -fuzztime 10s ./internal/storable
+go test -run '^$' -fuzz '^FuzzStoredRecord$' -fuzztime 20s ./internal/store
+
 step "user image builds without a registry and runs"
 scripts/build-image.sh --check
 
