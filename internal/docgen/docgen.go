@@ -385,9 +385,44 @@ func (s *simulation) matrix(b *bytes.Buffer, forms []form, own map[string]bool, 
 		}
 		w("\n")
 	}
+	ownText, err := s.ownRequest(pending)
+	if err != nil {
+		return err
+	}
 	w("\nThe `approve` and `deny` cells say which requests a person at that level may decide: someone else's, ")
-	w("for a command they could run themselves; the requester never decides their own.\n\n")
+	w("for a command they could run themselves. %s\n\n", ownText)
 	return nil
+}
+
+// ownRequest says what the requester may do with their own request, as
+// the engine answers it.
+func (s *simulation) ownRequest(pending []bot.Approval) (string, error) {
+	if len(pending) == 0 {
+		return "", nil
+	}
+	did := map[string]bool{}
+	for _, verb := range []string{"approve", "deny"} {
+		p := pending[0]
+		a, err := s.approvals.Create(context.Background(), bot.Approval{
+			Command: p.Command, Text: p.Text, Object: p.Object, Level: p.Level,
+			Requester: subjRequester, Channel: "docs", CreatedAt: time.Now(),
+		}, time.Hour)
+		if err != nil {
+			return "", err
+		}
+		r, err := s.ask(subjRequester, verb+" "+a.ID)
+		if err != nil {
+			return "", err
+		}
+		did[verb] = r.Outcome == bot.OutcomeOK
+	}
+	switch {
+	case did["approve"]:
+		return "", fmt.Errorf("docgen: a requester approved their own request")
+	case did["deny"]:
+		return "The requester never approves their own request; their `deny` of it withdraws it.", nil
+	}
+	return "The requester never decides their own request.", nil
 }
 
 // decides asks verb (approve or deny) as subject of a fresh copy of each
@@ -480,6 +515,23 @@ func (m *memApprovals) Decide(_ context.Context, id, approver string, approve bo
 	if approve {
 		a.State = bot.ApprovalApproved
 	}
+	m.byID[id] = a
+	return a, nil
+}
+
+func (m *memApprovals) Withdraw(_ context.Context, id, requester string, now time.Time) (bot.Approval, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.byID[id]
+	switch {
+	case !ok:
+		return bot.Approval{}, bot.ErrApprovalNotFound
+	case a.State != bot.ApprovalPending:
+		return a, bot.ErrApprovalDecided
+	case a.Requester != requester:
+		return a, bot.ErrNotRequester
+	}
+	a.State, a.Approver, a.DecidedAt = bot.ApprovalWithdrawn, requester, now
 	m.byID[id] = a
 	return a, nil
 }

@@ -93,6 +93,7 @@ func TestRenderMatrixIsTheEnginesAnswers(t *testing.T) {
 		"  - `svc b`: Level 2 (Development)\n",
 		"- Policy object: `svc:<arg1>` (the policy decides on each target it acts on)\n",
 		"- Policy object: `deploy:<arg1>`\n",
+		"The requester never approves their own request; their `deny` of it withdraws it.",
 	} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("reference lacks\n%s", want)
