@@ -173,7 +173,10 @@ func auditMessage(q AuditQuery, recs []AuditRecord, sp AuditSpool) bot.Message {
 			when := r.At
 			mark := ""
 			if !r.Occurred.IsZero() {
-				when, mark = r.Occurred, "*"
+				when = r.Occurred
+				if waited(r) {
+					mark = "*"
+				}
 			}
 			approver := r.Approver
 			if approver == "" {
@@ -194,14 +197,16 @@ func auditMessage(q AuditQuery, recs []AuditRecord, sp AuditSpool) bot.Message {
 			m.Text += fmt.Sprintf(" Older entries: `%s`.", next)
 		}
 		for _, r := range recs {
-			if !r.Occurred.IsZero() {
-				m.Text += " * when it happened; the entry waited in the local spool while the bot's database was down."
+			if waited(r) {
+				m.Text += " * when it happened; the entry joined the log later (it waited in the local spool for the bot's database)."
 				break
 			}
 		}
 	}
 	if t := SpoolText(sp, "newer "); t != "" {
-		m.Status = bot.StatusWarn
+		if sp.Unreachable || sp.Reason != "" || sp.SetAside > 0 {
+			m.Status = bot.StatusWarn
+		}
 		m.Text += " " + t
 	}
 	return m
@@ -228,6 +233,12 @@ func SpoolText(sp AuditSpool, adj string) string {
 		parts = append(parts, fmt.Sprintf("%s SET ASIDE: the bot's database refused them for good (a data error, not an outage). They are kept in %s for an operator; the entries after them were written.", n, sp.SetAsideWhere))
 	}
 	return strings.Join(parts, " ")
+}
+
+// waited: every entry passes through the local spool; one that joined the
+// log more than a second after it happened is marked.
+func waited(r AuditRecord) bool {
+	return !r.Occurred.IsZero() && r.At.Sub(r.Occurred) > time.Second
 }
 
 // sinceFlag renders the window back as a --since value that keeps (about)
@@ -326,13 +337,16 @@ func verifyMessage(r AuditReport) bot.Message {
 }
 
 // BotRecordsCheck is the `health` line about the bot's own records: audit
-// and timeline entries waiting in the local spools, and entries the bot's
-// database refused for good and that were set aside (WARN: an operator
-// should read them). None when there is nothing to say.
+// entries the database did not take yet, timeline entries waiting in the
+// local spool, and entries the bot's database refused for good and that
+// were set aside (WARN: an operator should read them). None when there is
+// nothing to say.
 func BotRecordsCheck(audit AuditSpool, timelineWaiting, timelineAside int, timelineWhere string) []bot.Check {
 	var parts []string
-	if audit.Pending > 0 {
-		parts = append(parts, fmt.Sprintf("%s in the audit spool", entriesWait(audit.Pending, "")))
+	// Entries pass through the audit spool on their way to the database:
+	// only those held up by it are worth a line.
+	if audit.Pending > 0 && (audit.Unreachable || audit.Reason != "") {
+		parts = append(parts, fmt.Sprintf("%s in the audit spool: the bot's database did not take them", entriesWait(audit.Pending, "")))
 	}
 	if timelineWaiting > 0 {
 		parts = append(parts, fmt.Sprintf("%s in the timeline spool", entriesWait(timelineWaiting, "")))

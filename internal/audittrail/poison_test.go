@@ -45,8 +45,8 @@ func TestNULEntryDoesNotStopTheLog(t *testing.T) {
 	add("health\x00; id", `health\x00; id`)
 	add("health \x01\x1b\x7f", "health \x01\x1b\x7f")
 	add("caf\xe9", `caf\xe9`)
-	if sp.Len() != 0 {
-		t.Fatalf("%d entries spooled while the database answers", sp.Len())
+	if n, err := tr.Flush(ctx); err != nil || n != 3 || sp.Len() != 0 {
+		t.Fatalf("Flush while the database answers = %d, %v, %d left; want 3, nil, 0", n, err, sp.Len())
 	}
 	// While it is down the spool keeps them, bytes and all (its JSON
 	// would turn \xff into U+FFFD).
@@ -64,6 +64,9 @@ func TestNULEntryDoesNotStopTheLog(t *testing.T) {
 		t.Fatalf("Flush = %d, %v; want 2", n, err)
 	}
 	add("after", "after")
+	if n, err := tr.Flush(ctx); err != nil || n != 1 || sp.Len() != 0 {
+		t.Fatalf("Flush after = %d, %v", n, err)
+	}
 	if sp.Len() != 0 {
 		t.Fatalf("%d entries still wait", sp.Len())
 	}
@@ -155,9 +158,12 @@ func TestPoisonedSpoolRecordIsSetAside(t *testing.T) {
 	if !strings.Contains(text, "3 entries were SET ASIDE") || !strings.Contains(text, s.SetAsideWhere) {
 		t.Fatalf("audit's words: %s", text)
 	}
-	// New entries go straight to the database.
-	if err := tr.Append(ctx, entryN(9)); err != nil || sp.Len() != 0 {
-		t.Fatalf("Append after the replay: %v, %d spooled", err, sp.Len())
+	// New entries follow.
+	if err := tr.Append(ctx, entryN(9)); err != nil {
+		t.Fatalf("Append after the replay: %v", err)
+	}
+	if n, err := tr.Flush(ctx); err != nil || n != 1 || sp.Len() != 0 {
+		t.Fatalf("Flush after the replay = %d, %v, %d left", n, err, sp.Len())
 	}
 	if v, err := st.Verify(ctx, ""); err != nil || !v.OK() {
 		t.Fatalf("chain: %+v %v", v, err)
