@@ -94,7 +94,8 @@ func (d *Deploy) healthTimeout(req bot.Request) (time.Duration, error) {
 	return t, nil
 }
 
-var waitFlag = bot.Flag{Name: "wait", Kind: bot.FlagDuration, Usage: "how long the new container has to become healthy before the old one is put back (default 2m)"}
+var waitFlag = bot.Flag{Name: "wait", Kind: bot.FlagDuration, Usage: "how long the new container has to become healthy before the old one is put back (default 2m)",
+	MinDuration: time.Second, MaxDuration: maxHealthWait}
 
 // DeployCommand returns `deploy <service> <image:tag>`.
 func (d *Deploy) DeployCommand() bot.Command {
