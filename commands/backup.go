@@ -635,7 +635,7 @@ func (b *Backups) listCommand() bot.Command {
 		Usage:   "[--older 30d]",
 		Help: "Lists SHIFTWISE_BACKUP_DIR (the runbook's `ls -la ./backups/`): name, size, age, format, and whether the file is a " +
 			"complete dump. With --older, marks the backups `backup prune --older` would delete (never the newest).",
-		Flags:  []bot.Flag{{Name: "older", Kind: bot.FlagDuration, Usage: "mark backups older than this"}},
+		Flags:  []bot.Flag{{Name: "older", Kind: bot.FlagDuration, Usage: "mark backups older than this", MinDuration: minPruneAge, MaxDuration: maxPruneAge}},
 		Object: bkObj("backup:list"), Level: bot.Level1, Risk: bot.ReadOnly, Timeout: time.Minute,
 		Run: func(ctx context.Context, req bot.Request) (bot.Message, error) {
 			list, err := backups.List(b.Dir)
@@ -748,6 +748,9 @@ func (b *Backups) verifyCommand() bot.Command {
 // minPruneAge refuses a prune that would delete today's backups.
 const minPruneAge = 24 * time.Hour
 
+// maxPruneAge bounds the ages prune and cleanup take: ten years.
+const maxPruneAge = 3650 * 24 * time.Hour
+
 func (b *Backups) pruneCommand() bot.Command {
 	return bot.Command{
 		Name:    "backup prune",
@@ -756,7 +759,7 @@ func (b *Backups) pruneCommand() bot.Command {
 		Help: "The runbook's `find ./backups -name \"*.sql\" -mtime +30 -delete`, for every backup file of the listing, but never the " +
 			"newest backup, so that at least one always remains. The approval request lists exactly the files it will delete (so " +
 			"does `backup list --older 30d`); the reply names every file deleted and the space freed. --older must be at least 1d.",
-		Flags:  []bot.Flag{{Name: "older", Kind: bot.FlagDuration, Default: "30d", Usage: "age of the backups to delete"}},
+		Flags:  []bot.Flag{{Name: "older", Kind: bot.FlagDuration, Default: "30d", Usage: "age of the backups to delete", MinDuration: minPruneAge, MaxDuration: maxPruneAge}},
 		Object: bkObj("backup:prune"), Level: bot.Level2, Approval: true, Risk: bot.Destructive, Timeout: 2 * time.Minute,
 		Preview: func(ctx context.Context, req bot.Request) (bot.Message, error) {
 			return b.prune(req, true)

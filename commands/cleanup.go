@@ -132,8 +132,8 @@ func (c *Cleanup) Command() bot.Command {
 			"networks, dangling images and the build cache. Volumes are never touched, nor tagged images. The approval request " +
 			"lists the logs and backups it will delete; the reply names what was removed and the space freed.",
 		Flags: []bot.Flag{
-			{Name: "logs-older", Kind: bot.FlagDuration, Default: "7d", Usage: "delete *.log files older than this"},
-			{Name: "backups-older", Kind: bot.FlagDuration, Default: "30d", Usage: "delete backups older than this"},
+			{Name: "logs-older", Kind: bot.FlagDuration, Default: "7d", Usage: "delete *.log files older than this", MinDuration: minPruneAge, MaxDuration: maxPruneAge},
+			{Name: "backups-older", Kind: bot.FlagDuration, Default: "30d", Usage: "delete backups older than this", MinDuration: minPruneAge, MaxDuration: maxPruneAge},
 		},
 		Object: bkObj("cleanup"), Level: bot.Level2, Approval: true, Risk: bot.Destructive, Timeout: 10 * time.Minute,
 		Preview: func(ctx context.Context, req bot.Request) (bot.Message, error) {

@@ -20,7 +20,6 @@ import (
 	"os/signal"
 	"os/user"
 	"regexp"
-	"strings"
 	"syscall"
 	"time"
 
@@ -113,7 +112,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 	subject := "console:" + name
 	if len(oneShot) > 0 {
-		return console.RunOnce(ctx, app.engine, subject, joinArgs(oneShot), stdout)
+		// The shell has split the words: they go to the core as they are.
+		return console.RunOnce(ctx, app.engine, subject, oneShot, stdout)
 	}
 	// A bot that keeps running follows the containers' logs instead of
 	// re-reading them on every health check, and expires approval
@@ -162,20 +162,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitFailed
 	}
 	return exitOK
-}
-
-// joinArgs turns one-shot arguments back into a command line, quoting
-// words that need it, so `shiftwise-bot logs api --grep "a b"` parses as
-// typed.
-func joinArgs(args []string) string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t\"'\\“”‘’") {
-			a = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(a) + `"`
-		}
-		out[i] = a
-	}
-	return strings.Join(out, " ")
 }
 
 func osUser(getenv func(string) string) string {
