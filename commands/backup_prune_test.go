@@ -21,11 +21,13 @@ import (
 	"github.com/shiftwise/shiftwise-bot/internal/store"
 	"github.com/shiftwise/shiftwise-bot/internal/store/botstore"
 	"github.com/shiftwise/shiftwise-bot/internal/store/storetest"
+	"github.com/shiftwise/shiftwise-bot/internal/testenv"
 )
 
-// bkDumps are real dumps of the demo seed, made once per test binary by
-// `backup create` (plain) and pg_dump -Fc inside a throwaway postgres
-// container of the demo data image.
+// bkDumps are real dumps, made once per test binary by the host's pg_dump
+// (PostgreSQL 15, as in the demo container) of a database of the test's
+// own on the host PostgreSQL, holding the demo's tables and rows: plain
+// SQL and custom format (-Fc).
 var bkDumps struct {
 	sync.Mutex
 	plain, custom []byte
@@ -38,21 +40,31 @@ func bkRealDumps(t *testing.T) (plain, custom []byte) {
 	if bkDumps.plain != nil {
 		return bkDumps.plain, bkDumps.custom
 	}
-	pg := startBackupPostgres(t)
-	b := &Backups{Docker: pg.docker, Dir: t.TempDir()}
-	bk, err := b.Create(context.Background())
-	if err != nil {
-		t.Fatalf("backup create: %v", err)
+	for _, tool := range []string{"psql", "pg_dump"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			testenv.Missing(t, tool, err)
+		}
 	}
-	plain, err = os.ReadFile(bk.Path)
-	if err != nil {
-		t.Fatal(err)
+	db := testenv.NewDatabase(t)
+	run := func(name string, args ...string) []byte {
+		t.Helper()
+		var stderr bytes.Buffer
+		c := exec.Command(name, args...)
+		c.Stderr = &stderr
+		c.Env = append(os.Environ(), "PGCONNECT_TIMEOUT=10")
+		out, err := c.Output()
+		if err != nil {
+			t.Fatalf("%s: %v: %s", name, err, stderr.String())
+		}
+		return out
 	}
-	var c bytes.Buffer
-	if res, err := pg.docker.Exec(context.Background(), "postgres", []string{"pg_dump", "-Fc", "-U", "shiftwise", "shiftwise"}, docker.ExecOptions{Stdout: &c}); err != nil || res.ExitCode != 0 {
-		t.Fatalf("pg_dump -Fc: %+v %v", res, err)
-	}
-	bkDumps.plain, bkDumps.custom = plain, c.Bytes()
+	run("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", `
+		CREATE TABLE employees (id serial PRIMARY KEY, name text NOT NULL, level int NOT NULL);
+		CREATE TABLE assignments (id serial PRIMARY KEY, employee_id int REFERENCES employees, starts timestamptz NOT NULL);
+		INSERT INTO employees (name, level) SELECT 'employee ' || i, i % 3 + 1 FROM generate_series(1, 200) i;
+		INSERT INTO assignments (employee_id, starts) SELECT i % 200 + 1, now() + i * interval '8 hours' FROM generate_series(1, 2000) i;`)
+	bkDumps.plain = run("pg_dump", "--no-owner", "-d", db)
+	bkDumps.custom = run("pg_dump", "-Fc", "--no-owner", "-d", db)
 	return bkDumps.plain, bkDumps.custom
 }
 
