@@ -28,22 +28,23 @@ type Approval struct {
 	ThreadTS  string
 	MessageTS string
 	State     string // one of the Approval* states
-	Approver  string // who approved or denied it
+	Approver  string // who approved, denied or withdrew it
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	DecidedAt time.Time
 	Result    string // what the run said, once executed or failed
 }
 
-// States of an Approval: pending → approved | denied | expired;
-// approved → executed | failed.
+// States of an Approval: pending → approved | denied | withdrawn |
+// expired; approved → executed | failed.
 const (
-	ApprovalPending  = "pending"
-	ApprovalApproved = "approved"
-	ApprovalDenied   = "denied"
-	ApprovalExpired  = "expired"
-	ApprovalExecuted = "executed"
-	ApprovalFailed   = "failed"
+	ApprovalPending   = "pending"
+	ApprovalApproved  = "approved"
+	ApprovalDenied    = "denied"
+	ApprovalWithdrawn = "withdrawn" // by its requester
+	ApprovalExpired   = "expired"
+	ApprovalExecuted  = "executed"
+	ApprovalFailed    = "failed"
 )
 
 // Why an Approvals store changed nothing. Implementations wrap one of
@@ -53,6 +54,7 @@ var (
 	ErrApprovalDecided     = errors.New("approval request already decided")
 	ErrApprovalExpired     = errors.New("approval request expired")
 	ErrSelfApproval        = errors.New("the requester cannot decide their own request")
+	ErrNotRequester        = errors.New("only the requester can withdraw a request")
 	ErrApprovalNotApproved = errors.New("approval request is not approved")
 	// ErrStoreUnavailable is what Approvals return while the bot's
 	// database is not reachable (for instance down since the bot started
@@ -72,6 +74,12 @@ type Approvals interface {
 	// ErrApprovalNotFound, ErrApprovalDecided, ErrSelfApproval or
 	// ErrApprovalExpired, with the request as it stands when there is one.
 	Decide(ctx context.Context, id, approver string, approve bool, now time.Time) (Approval, error)
+	// Withdraw marks a pending, unexpired request withdrawn by its own
+	// requester, in the same one conditional change. The others get an
+	// error wrapping ErrApprovalNotFound, ErrApprovalDecided,
+	// ErrNotRequester or ErrApprovalExpired, with the request as it
+	// stands when there is one.
+	Withdraw(ctx context.Context, id, requester string, now time.Time) (Approval, error)
 	// MarkExecuted records the result of running an approved request, once.
 	MarkExecuted(ctx context.Context, id, result string, ok bool) error
 	// Expire marks the pending requests past their expiry as expired and
@@ -93,7 +101,7 @@ type AuditEntry struct {
 	Thread   string // the thread it was asked in, "" for the channel
 	Command  string
 	Args     string // the redacted command line
-	Decision string // ran, refused, usage, pending, approved, denied, executed, failed, expired
+	Decision string // ran, refused, usage, pending, approved, denied, withdrawn, executed, failed, expired
 	Approver string
 	Result   string // the outcome word, with the approval ID when there is one
 	Duration time.Duration
@@ -155,7 +163,8 @@ func (e *Engine) builtinCommands() []Command {
 			Name: name, Summary: summary, Usage: "<request id>", MinArgs: 1, MaxArgs: 1,
 			Level: LevelNone, Run: noop,
 			Help: "The approver must not be the requester and must hold the command's level when deciding; " +
-				"the request must still be pending. It runs at most once, however many people approve it.",
+				"the request must still be pending. It runs at most once, however many people approve it. " +
+				"The requester may `deny` their own pending request: that withdraws it (recorded as withdrawn, not denied).",
 			builtin: func(ctx context.Context, req *Request) Reply {
 				return e.decide(ctx, req.Subject, req.Channel, req.Thread, req.Args.First(), approve, req.Progress)
 			},
@@ -337,7 +346,7 @@ func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string,
 	}
 	log := e.log.WithFields(logrus.Fields{"user": who, "channel": channel, "action": verb})
 	id := strings.ToUpper(strings.TrimSpace(rawID))
-	entry := AuditEntry{Subject: who, Channel: channel, Command: verb, Args: e.red.Redact(clip(verb+" "+rawID, 200))}
+	entry := AuditEntry{Subject: who, Channel: channel, Command: verb, Args: clip(e.red.Redact(verb+" "+rawID), 200)}
 	refuse := func(word, text string, a *Approval) Reply {
 		if a != nil && a.Command != "" {
 			entry.Command, entry.Args = a.Command, a.Text
@@ -351,7 +360,7 @@ func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string,
 		e.audit(ctx, entry, log)
 		log.WithFields(logrus.Fields{"approval": clip(id, 20), "why": word}).Warn("approval decision refused")
 		return Reply{Outcome: OutcomeDenied, Message: e.redact(Message{
-			Title: "Not " + pastTense(approve), Status: StatusFailed, Text: text + " Nothing was run.",
+			Title: "Not " + pastTense(approve), Status: StatusFailed, Text: nothingRun(text),
 		})}
 	}
 	if e.approvals == nil {
@@ -370,8 +379,10 @@ func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string,
 		return e.storeFailed(log, id, err)
 	case a.State != ApprovalPending:
 		return refuse(decidedWord(a.State), decidedText(a), &a)
+	case a.Requester == who && approve:
+		return refuse("self-approval", fmt.Sprintf("You asked for %s yourself: someone else must approve it (you may withdraw it with `deny %s`).", id, id), &a)
 	case a.Requester == who:
-		return refuse("self-approval", fmt.Sprintf("You asked for %s yourself: someone else must %s it.", id, verb), &a)
+		return e.withdraw(ctx, who, channel, thread, a, start, refuse, log)
 	}
 	cmd, args, perr := e.parseStored(a)
 	if perr != nil {
@@ -455,6 +466,48 @@ func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string,
 	return reply
 }
 
+// withdraw is the requester's own deny of their pending request: it is
+// withdrawn (recorded, audited and shown as such, never as denied), and
+// nothing runs. It needs no level: it can only make less happen.
+func (e *Engine) withdraw(ctx context.Context, who, channel, thread string, a Approval, start time.Time,
+	refuse func(word, text string, a *Approval) Reply, log logrus.FieldLogger) Reply {
+	id := a.ID
+	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	d, err := e.approvals.Withdraw(sctx, id, who, e.now())
+	cancel()
+	switch {
+	case errors.Is(err, ErrApprovalDecided):
+		return refuse(decidedWord(d.State), decidedText(d), &a)
+	case errors.Is(err, ErrNotRequester):
+		return refuse("not-requester", fmt.Sprintf("Only %s, who asked for %s, can withdraw it.", a.Requester, id), &a)
+	case errors.Is(err, ErrApprovalExpired):
+		return refuse("expired", fmt.Sprintf("Request %s expired at %s.", id, a.ExpiresAt.UTC().Format("15:04:05 UTC")), &a)
+	case errors.Is(err, ErrApprovalNotFound):
+		return refuse("not-found", fmt.Sprintf("There is no approval request %s.", id), nil)
+	case err != nil:
+		return e.storeFailed(log, id, err)
+	}
+	if d.ThreadTS != "" {
+		thread = d.ThreadTS // where the request was posted
+	}
+	e.audit(ctx, AuditEntry{Subject: d.Requester, Channel: channel, Thread: thread, Command: d.Command, Args: d.Text,
+		Approver: who, Decision: "withdrawn", Result: "withdrawn " + id, Duration: e.now().Sub(start)}, log)
+	log.WithFields(logrus.Fields{"approval": id, "command": d.Command}).Info("approval request withdrawn by its requester")
+	return Reply{Outcome: OutcomeOK, Message: e.redact(Message{
+		Title: fmt.Sprintf("Withdrawn: %s (%s)", d.Command, id), Status: StatusWarn,
+		Text: fmt.Sprintf("`%s` was withdrawn by %s, who asked for it. Nothing was run.", d.Text, who),
+	})}
+}
+
+// nothingRun ends a refusal with "Nothing was run." once, whether or not
+// the reason it passes on (a policy's, a store's) already says so.
+func nothingRun(text string) string {
+	if strings.Contains(text, "Nothing was run") {
+		return text
+	}
+	return strings.TrimSpace(text + " Nothing was run.")
+}
+
 func (e *Engine) storeFailed(log logrus.FieldLogger, id string, err error) Reply {
 	log.WithFields(logrus.Fields{"approval": id, "error": err.Error()}).Error("approval store failed")
 	if errors.Is(err, ErrStoreUnavailable) {
@@ -492,6 +545,8 @@ func decidedText(a Approval) string {
 		return fmt.Sprintf("Request %s expired at %s.", a.ID, a.ExpiresAt.UTC().Format("15:04:05 UTC"))
 	case ApprovalDenied:
 		return fmt.Sprintf("Request %s was already denied by %s.", a.ID, a.Approver)
+	case ApprovalWithdrawn:
+		return fmt.Sprintf("Request %s was already withdrawn by %s.", a.ID, a.Approver)
 	case ApprovalApproved, ApprovalExecuted, ApprovalFailed:
 		return fmt.Sprintf("Request %s was already approved by %s (it is %s).", a.ID, a.Approver, a.State)
 	}

@@ -169,7 +169,9 @@ func (e *Engine) Handle(ctx context.Context, req Request) Reply {
 		}
 		e.audit(ctx, AuditEntry{
 			Subject: req.Subject, Channel: req.Channel, Thread: req.Thread, Command: reply.Message.Meta.Command,
-			Args: clip(strings.TrimSpace(req.Text), MaxInputBytes), Decision: decision, Result: result,
+			// Redacted before it is clipped: a secret cut in two is no
+			// longer recognised by the audit's own redaction.
+			Args: clip(e.red.Redact(strings.TrimSpace(req.Text)), MaxInputBytes), Decision: decision, Result: result,
 			Duration: reply.Message.Meta.Duration,
 		}, log)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shiftwise/shiftwise-bot/bot"
+	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
 // AuditRecord is one audit log entry as the audit commands show it.
@@ -206,6 +207,10 @@ func clipCell(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
 		return s
+	}
+	r = []rune(redact.Builtin(s)) // a secret cut in two is no longer recognised
+	if len(r) <= n {
+		return string(r)
 	}
 	return string(r[:n-1]) + "…"
 }

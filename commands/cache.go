@@ -11,15 +11,26 @@ import (
 	"github.com/shiftwise/shiftwise-bot/integrations/redis"
 )
 
-// CacheOps is what the cache commands need of the operated Redis
-// (*redis.Cache).
-type CacheOps interface {
+// CacheStatus is what `cache status` reads of the operated Redis.
+type CacheStatus interface {
 	Status(ctx context.Context) (redis.Status, error)
+}
+
+// CacheFlusher is what `cache flush` and `cache flush --all` need of the
+// operated Redis: the keys they would remove, and the flush.
+type CacheFlusher interface {
 	DB() int
 	DBSize(ctx context.Context) (int64, error)
 	Keyspace(ctx context.Context) (map[int]int64, error)
 	FlushDB(ctx context.Context) (redis.Flushed, error)
 	FlushAll(ctx context.Context) (redis.Flushed, error)
+}
+
+// CacheOps is what the cache commands need of the operated Redis
+// (*redis.Cache).
+type CacheOps interface {
+	CacheStatus
+	CacheFlusher
 }
 
 // cacheMemWarnPercent is the runbook's Redis memory threshold.
@@ -68,7 +79,7 @@ func CacheCommands(c CacheOps) []bot.Command {
 	}
 }
 
-func cacheStatus(ctx context.Context, c CacheOps) bot.Message {
+func cacheStatus(ctx context.Context, c CacheStatus) bot.Message {
 	m := bot.Message{Title: "Redis status"}
 	s, err := c.Status(ctx)
 	if err != nil {
@@ -121,7 +132,7 @@ func otherDBs(ks map[int]int64, db int) string {
 	return strings.Join(parts, ", ")
 }
 
-func cacheFlushPreview(ctx context.Context, c CacheOps, all bool) (bot.Message, error) {
+func cacheFlushPreview(ctx context.Context, c CacheFlusher, all bool) (bot.Message, error) {
 	ks, err := c.Keyspace(ctx)
 	if err != nil {
 		return bot.Message{}, err

@@ -24,6 +24,7 @@ import (
 	"github.com/shiftwise/shiftwise-bot/integrations/httpprobe"
 	"github.com/shiftwise/shiftwise-bot/integrations/postgres"
 	"github.com/shiftwise/shiftwise-bot/integrations/redis"
+	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
 // Containers is what health needs of the Docker Engine.
@@ -335,33 +336,49 @@ func (h *healthRun) containers(ctx context.Context) []bot.Check {
 	if len(list) == 0 {
 		return failed(name, threshold, "no containers of the compose project")
 	}
+	return []bot.Check{containersCheck(list)}
+}
+
+// containersCheck judges the project's containers: each one not Up and
+// healthy is named once, with its state (the failing ones first, then
+// those still starting), by its service, or by its container name where
+// a service has several.
+func containersCheck(list []docker.Container) bot.Check {
+	const name, threshold = "containers", "all Up, none unhealthy"
+	perService := map[string]int{}
+	for _, c := range list {
+		perService[c.Service]++
+	}
 	var bad, starting []string
 	for _, c := range list {
+		who := c.Service
+		if who == "" || perService[c.Service] > 1 {
+			who = c.Name
+		}
 		switch {
 		case c.State != "running":
-			s := fmt.Sprintf("%s %s", c.Service, c.State)
+			s := fmt.Sprintf("%s %s", who, c.State)
 			if c.State == "exited" {
-				s = fmt.Sprintf("%s exited (%d)", c.Service, c.ExitCode)
+				s = fmt.Sprintf("%s exited (%d)", who, c.ExitCode)
 			}
 			bad = append(bad, s)
 		case c.Health == "unhealthy":
-			bad = append(bad, c.Service+" unhealthy")
+			bad = append(bad, who+" unhealthy")
 		case c.Health == "starting":
-			starting = append(starting, c.Service+" starting")
+			starting = append(starting, who+" starting")
 		}
 	}
 	up := len(list) - len(bad) - len(starting)
 	c := bot.Check{Name: name, Status: bot.StatusOK, Threshold: threshold,
 		Value: fmt.Sprintf("%d of %d Up", up, len(list))}
-	if len(starting) > 0 {
+	if named := append(bad, starting...); len(named) > 0 {
+		c.Value += "; " + strings.Join(named, ", ")
 		c.Status = bot.StatusWarn
-		c.Value += "; " + strings.Join(starting, ", ")
 	}
 	if len(bad) > 0 {
 		c.Status = bot.StatusFailed
-		c.Value += "; " + strings.Join(append(bad, starting...), ", ")
 	}
-	return []bot.Check{c}
+	return c
 }
 
 func (h *healthRun) errorLines(ctx context.Context) []bot.Check {
@@ -642,6 +659,10 @@ func clipMiddle(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
 		return s
+	}
+	r = []rune(redact.Builtin(s)) // a secret cut in two is no longer recognised
+	if len(r) <= n {
+		return string(r)
 	}
 	head := n / 3
 	return string(r[:head]) + " … " + string(r[len(r)-(n-head):])

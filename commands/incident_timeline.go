@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/shiftwise/shiftwise-bot/bot"
+	"github.com/shiftwise/shiftwise-bot/internal/redact"
 	"github.com/shiftwise/shiftwise-bot/internal/spool"
 )
 
@@ -244,7 +245,7 @@ func (a TimelineAuditor) Append(ctx context.Context, e bot.AuditEntry) error {
 func entryFromAudit(e bot.AuditEntry) bot.TimelineEntry {
 	kind := "command"
 	switch e.Decision {
-	case "pending", "approved", "denied", "expired":
+	case "pending", "approved", "denied", "withdrawn", "expired":
 		kind = "approval"
 	case "executed", "failed":
 		kind = "result"
@@ -275,6 +276,10 @@ func clipText(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
 		return s
+	}
+	r = []rune(redact.Builtin(s)) // a secret cut in two is no longer recognised
+	if len(r) <= n {
+		return string(r)
 	}
 	return string(r[:n]) + "…"
 }

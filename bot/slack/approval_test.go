@@ -3,9 +3,13 @@ package slack
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/bot/slack/slacktest"
@@ -25,25 +29,66 @@ type approvalRig struct {
 	rig    *rig
 	store  *store.Store
 	engine *bot.Engine
+	levels *mutableLevels
 	runs   atomic.Int32
 	later  atomic.Int64 // how far the engine's clock is ahead
+	// entered, when set, hears each start of purge, which then waits
+	// for gate: a press is then in flight for as long as the test likes.
+	entered chan struct{}
+	gate    chan struct{}
+	opened  sync.Once
+	logs    *logtest.Hook // the transport's log
+}
+
+// mutableLevels is testLevels that a test may change while the bot runs
+// (a policy reload).
+type mutableLevels struct {
+	mu sync.Mutex
+	m  testLevels
+}
+
+func (l *mutableLevels) Authorize(ctx context.Context, subject string, c *bot.Command, a bot.Args) bot.Decision {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.m.Authorize(ctx, subject, c, a)
+}
+
+func (l *mutableLevels) grant(subject string, level bot.Level) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.m[subject] = level
 }
 
 func newApprovalRig(t *testing.T, tweak func(*Options)) *approvalRig {
 	t.Helper()
 	s, _ := storetest.OpenTest(t)
-	a := &approvalRig{store: s}
+	return newApprovalRigOn(t, s, nil, tweak)
+}
+
+// newApprovalRigOn is newApprovalRig on the store s; with entered set,
+// each run of purge says so on it and waits until the test closes gate.
+func newApprovalRigOn(t *testing.T, s *store.Store, entered chan struct{}, tweak func(*Options)) *approvalRig {
+	t.Helper()
+	a := &approvalRig{store: s, entered: entered, gate: make(chan struct{}),
+		levels: &mutableLevels{m: testLevels{"slack:UOPS": bot.Level1, "slack:UDEV": bot.Level1}}}
 	reg, err := bot.NewRegistry(bot.Command{Name: "purge", Summary: "needs approval", Level: bot.Level1, Approval: true, MaxArgs: -1,
 		Run: func(ctx context.Context, _ bot.Request) (bot.Message, error) {
 			bot.Report(ctx, bot.Message{Title: "Purging the cache"})
 			a.runs.Add(1)
+			if a.entered != nil {
+				select {
+				case a.entered <- struct{}{}:
+					<-a.gate
+				case <-a.gate:
+				}
+			}
 			return bot.Message{Title: "Purged", Status: bot.StatusOK}, nil
 		}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var sb *Bot
-	a.engine, err = bot.NewEngine(bot.Options{Registry: reg, Authorizer: testLevels{"slack:UOPS": bot.Level1, "slack:UDEV": bot.Level1},
+	a.engine, err = bot.NewEngine(bot.Options{Registry: reg, Authorizer: a.levels,
 		Redactor: noRedact{}, Approvals: botstore.Approvals{S: s}, Auditor: botstore.Auditor{S: s}, ApprovalTTL: time.Hour,
 		Now:       func() time.Time { return time.Now().Add(time.Duration(a.later.Load())) },
 		OnExpired: func(ctx context.Context, ap bot.Approval) { sb.NotifyExpired(ctx, ap) }})
@@ -51,8 +96,11 @@ func newApprovalRig(t *testing.T, tweak func(*Options)) *approvalRig {
 		t.Fatal(err)
 	}
 	fake := slacktest.New(t)
+	logger, hook := logtest.NewNullLogger()
+	logger.SetLevel(logrus.DebugLevel)
+	a.logs = hook
 	o := Options{AppToken: fake.AppToken(), BotToken: fake.BotToken(), APIURL: fake.APIURL(), Core: a.engine,
-		PostEvery: time.Millisecond, PostBurst: 100, Requests: botstore.Approvals{S: s}}
+		PostEvery: time.Millisecond, PostBurst: 100, Requests: botstore.Approvals{S: s}, Logger: logger}
 	if tweak != nil {
 		tweak(&o)
 	}
@@ -75,8 +123,12 @@ func newApprovalRig(t *testing.T, tweak func(*Options)) *approvalRig {
 		t.Fatal(err)
 	}
 	a.rig = &rig{fake: fake}
+	t.Cleanup(a.release) // before the bot is stopped: a run left waiting ends
 	return a
 }
+
+// release lets every waiting and later run of purge finish.
+func (a *approvalRig) release() { a.opened.Do(func() { close(a.gate) }) }
 
 func TestApprovalInTheThread(t *testing.T) {
 	a := newApprovalRig(t, nil)

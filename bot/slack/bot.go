@@ -82,18 +82,19 @@ type Requests interface {
 
 // Bot is the Slack Socket Mode transport.
 type Bot struct {
-	o       Options
-	api     *slack.Client
-	sm      *socketmode.Client
-	log     logrus.FieldLogger
-	once    *once
-	post    *poster
-	allowed map[string]bool
-	running sync.WaitGroup // jobs queued or running
-	work    *workQueue
-	self    string // the bot's user ID, from auth.test
-	apiURL  string // the Web API base, with its trailing slash
-	http    *http.Client
+	o        Options
+	api      *slack.Client
+	sm       *socketmode.Client
+	log      logrus.FieldLogger
+	once     *once
+	pressing *inFlight
+	post     *poster
+	allowed  map[string]bool
+	running  sync.WaitGroup // jobs queued or running
+	work     *workQueue
+	self     string // the bot's user ID, from auth.test
+	apiURL   string // the Web API base, with its trailing slash
+	http     *http.Client
 }
 
 // raiseProcs raises GOMAXPROCS once per process (see Run); gcOnce sets
@@ -153,10 +154,11 @@ func New(o Options) (*Bot, error) {
 	api := slack.New(o.BotToken, slack.OptionAppLevelToken(o.AppToken), slack.OptionAPIURL(apiURL), slack.OptionHTTPClient(o.HTTPClient))
 	b := &Bot{
 		o: o, api: api, apiURL: apiURL, http: o.HTTPClient, log: o.Logger.WithField("transport", "slack"),
-		sm:      socketmode.New(api),
-		once:    newOnce(dedupTTL, 100_000),
-		allowed: map[string]bool{},
-		work:    newWorkQueue(),
+		sm:       socketmode.New(api),
+		once:     newOnce(dedupTTL, 100_000),
+		pressing: newInFlight(),
+		allowed:  map[string]bool{},
+		work:     newWorkQueue(),
 	}
 	b.post = newPoster(b.log, o.PostEvery, o.PostBurst)
 	for _, c := range o.Channels {
@@ -366,7 +368,7 @@ func unescape(s string) string {
 
 func (b *Bot) interactive(ctx context.Context, evt socketmode.Event) {
 	cb, ok := evt.Data.(slack.InteractionCallback)
-	if !ok || cb.Type != slack.InteractionTypeBlockActions {
+	if !ok || cb.Type != slack.InteractionTypeBlockActions || evt.Request == nil {
 		return
 	}
 	channel := cb.Channel.ID
@@ -385,19 +387,33 @@ func (b *Bot) interactive(ctx context.Context, evt socketmode.Event) {
 		if a == nil {
 			continue
 		}
-		// A double click is two envelopes with the same message, action,
-		// value and person: run it once. Another person's press of the
-		// same button is theirs (the requester's refused click must not
-		// swallow the approver's); the database decides between them.
-		key := "action:" + msgTS + "|" + a.ActionID + "|" + a.Value + "|" + cb.User.ID
-		if !b.once.first(key, time.Now()) {
-			b.log.WithFields(logrus.Fields{"action": a.ActionID, "user": cb.User.ID}).Info("slack: repeated button press ignored")
+		// One press is one action_ts (a redelivery, or the same envelope
+		// twice, carries the same payload): it is handled once. A second
+		// press of the same button by the same person while the first is
+		// still being handled (a double click) is dropped too. Nothing
+		// else is: a press that was refused or failed, or any later
+		// deliberate press, is handled afresh, and the database decides
+		// whether a request is still undecided. Another person's press is
+		// theirs (the requester's refused click must not swallow the
+		// approver's).
+		button := msgTS + "|" + a.ActionID + "|" + a.Value + "|" + cb.User.ID
+		press := "press:" + button + "|" + firstNonEmpty(a.ActionTs, cb.TriggerID, evt.Request.EnvelopeID)
+		if !b.once.first(press, time.Now()) {
+			b.log.WithFields(logrus.Fields{"action": a.ActionID, "user": cb.User.ID, "action_ts": a.ActionTs}).Info("slack: redelivered button press ignored")
+			continue
+		}
+		if !b.pressing.start(button) {
+			b.log.WithFields(logrus.Fields{"action": a.ActionID, "user": cb.User.ID, "action_ts": a.ActionTs}).Info("slack: button pressed again while its first press is still being handled; ignored")
 			continue
 		}
 		act := bot.Action{ID: a.ActionID, Value: a.Value, Subject: "slack:" + cb.User.ID, Channel: channel, MessageTS: msgTS, ThreadTS: thread}
 		o := origin{channel: channel, user: cb.User.ID, thread: thread}
 		b.spawn(func() {
-			if !b.firstDelivery(ctx, key) || !b.permitted(ctx, o) {
+			defer func() {
+				b.pressing.done(button)
+				b.log.WithFields(logrus.Fields{"action": act.ID, "user": cb.User.ID, "action_ts": a.ActionTs}).Debug("slack: button press handled")
+			}()
+			if !b.firstDelivery(ctx, press) || !b.permitted(ctx, o) {
 				return
 			}
 			// An approved command runs now: its progress goes into the
@@ -647,4 +663,13 @@ func clip(s string, n int) string {
 
 func escape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
+
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/bot/slack/slacktest"
 )
@@ -42,15 +45,20 @@ type rig struct {
 	runs    map[string]*atomic.Int32
 	actions atomic.Int32
 	release chan struct{} // closed to let `steps` finish
-	cancel  context.CancelFunc
-	done    chan error
+	// pressed hears each press of test.press, which then waits for
+	// pressGate to close while holdPresses is set.
+	pressed     chan struct{}
+	pressGate   chan struct{}
+	holdPresses atomic.Bool
+	cancel      context.CancelFunc
+	done        chan error
 }
 
 func (r *rig) ran(name string) int { return int(r.runs[name].Load()) }
 
 func newRig(t *testing.T, tweak func(*Options)) *rig {
 	t.Helper()
-	r := &rig{runs: map[string]*atomic.Int32{}, release: make(chan struct{})}
+	r := &rig{runs: map[string]*atomic.Int32{}, release: make(chan struct{}), pressed: make(chan struct{}, 100), pressGate: make(chan struct{})}
 	cmd := func(name string, level bot.Level, fn func(context.Context, bot.Request) (bot.Message, error)) bot.Command {
 		r.runs[name] = &atomic.Int32{}
 		counter := r.runs[name]
@@ -98,6 +106,10 @@ func newRig(t *testing.T, tweak func(*Options)) *rig {
 	engine, err := bot.NewEngine(bot.Options{Registry: reg, Authorizer: testLevels{"slack:UOPS": bot.Level1}, Redactor: maskRedact{},
 		Actions: map[string]bot.ActionHandler{"test.press": func(_ context.Context, a bot.Action) (bot.Message, error) {
 			r.actions.Add(1)
+			r.pressed <- struct{}{}
+			if r.holdPresses.Load() {
+				<-r.pressGate
+			}
 			if a.Value != "v-1" {
 				return bot.Message{Title: "Refused", Status: bot.StatusFailed, Text: "stale or forged button"}, nil
 			}
@@ -362,11 +374,25 @@ func slashPayload(channel, user, text string) json.RawMessage {
 }
 
 func TestDoubleClickedButtonRunsOnceAndForgedValueIsRefused(t *testing.T) {
-	r := newRig(t, nil)
+	logger, logs := logtest.NewNullLogger()
+	logger.SetLevel(logrus.DebugLevel)
+	r := newRig(t, func(o *Options) { o.Logger = logger })
+	r.holdPresses.Store(true) // the next presses wait until the test opens the gate
+	t.Cleanup(func() {        // before the bot stops: a press left waiting ends
+		select {
+		case <-r.pressGate:
+		default:
+			close(r.pressGate)
+		}
+	})
 	r.slash(t, "C0OPS", "UOPS", "confirm")
 	msg := r.messages(t, "C0OPS", 1)[0]
 	click := slacktest.BlockAction{User: "UOPS", Channel: "C0OPS", MessageTS: msg.TS, ActionID: "test.press"}
-	e1, e2 := r.fake.BlockAction(click), r.fake.BlockAction(click)
+	e1 := r.fake.BlockAction(click)
+	<-r.pressed // the first press is being handled
+	e2 := r.fake.BlockAction(click)
+	waitLog(t, logs, "slack: button pressed again while its first press is still being handled; ignored", 1)
+	close(r.pressGate)
 	for _, e := range []slacktest.Envelope{e1, e2} {
 		if _, err := r.fake.WaitAck(e, 3*time.Second); err != nil {
 			t.Fatal(err)
@@ -376,23 +402,30 @@ func TestDoubleClickedButtonRunsOnceAndForgedValueIsRefused(t *testing.T) {
 	if msgs[1].ThreadTS != msg.TS || !strings.Contains(texts(msgs[1]), "Pressed") {
 		t.Errorf("the press's result belongs in the message's thread: %+v", msgs[1])
 	}
-	time.Sleep(300 * time.Millisecond)
 	if n := r.actions.Load(); n != 1 {
 		t.Errorf("the double click ran the action %d times", n)
+	}
+	// Once handled, the button is not used up: a later deliberate press
+	// is handled again (the handler decides what it means now).
+	pressesHandled(t, logs, 1)
+	r.fake.BlockAction(click)
+	msgs = r.messages(t, "C0OPS", 3)
+	if n := r.actions.Load(); n != 2 || !strings.Contains(texts(msgs[2]), "Pressed") {
+		t.Errorf("a later press: the action ran %d times in all; %+v", n, msgs[2])
 	}
 	forged := click
 	forged.Value, forged.BlockID = "v-999", "actions"
 	r.fake.BlockAction(forged)
-	msgs = r.messages(t, "C0OPS", 3)
-	if !strings.Contains(texts(msgs[2]), "stale or forged") {
-		t.Errorf("forged value: %+v", msgs[2])
+	msgs = r.messages(t, "C0OPS", 4)
+	if !strings.Contains(texts(msgs[3]), "stale or forged") {
+		t.Errorf("forged value: %+v", msgs[3])
 	}
 	unknown := click
 	unknown.ActionID, unknown.Value, unknown.BlockID = "nope.never", "x", "actions"
 	r.fake.BlockAction(unknown)
-	msgs = r.messages(t, "C0OPS", 4)
-	if !strings.Contains(texts(msgs[3]), "Unknown action") {
-		t.Errorf("unknown action: %+v", msgs[3])
+	msgs = r.messages(t, "C0OPS", 5)
+	if !strings.Contains(texts(msgs[4]), "Unknown action") {
+		t.Errorf("unknown action: %+v", msgs[4])
 	}
 }
 

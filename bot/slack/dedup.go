@@ -47,7 +47,7 @@ func (b *Bot) firstDelivery(ctx context.Context, key string) bool {
 }
 
 // once remembers keys for a while, so a redelivered event, an envelope
-// delivered twice or a double-clicked button is handled once by this
+// delivered twice or a redelivered button press is handled once by this
 // process, without a round trip; across processes Deliveries decides
 // behind it. Memory is bounded: at most max keys, the oldest forgotten
 // first.
@@ -78,4 +78,33 @@ func (o *once) first(key string, now time.Time) bool {
 	o.seen[key] = now
 	o.order = append(o.order, key)
 	return true
+}
+
+// inFlight holds the keys of what is being handled right now: a button
+// pressed again while its first press is still being handled (a double
+// click) is dropped, and nothing is remembered once it is done, so a
+// press that was refused or failed never uses up the button.
+type inFlight struct {
+	mu   sync.Mutex
+	keys map[string]bool
+}
+
+func newInFlight() *inFlight { return &inFlight{keys: map[string]bool{}} }
+
+// start reports whether key was not in flight, and marks it so.
+func (f *inFlight) start(key string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.keys[key] {
+		return false
+	}
+	f.keys[key] = true
+	return true
+}
+
+// done forgets key.
+func (f *inFlight) done(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.keys, key)
 }

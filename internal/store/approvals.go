@@ -11,15 +11,16 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// States of an approval. pending → approved | denied | expired;
-// approved → executed | failed. No other change happens.
+// States of an approval. pending → approved | denied | withdrawn |
+// expired; approved → executed | failed. No other change happens.
 const (
-	StatePending  = "pending"
-	StateApproved = "approved"
-	StateDenied   = "denied"
-	StateExpired  = "expired"
-	StateExecuted = "executed"
-	StateFailed   = "failed"
+	StatePending   = "pending"
+	StateApproved  = "approved"
+	StateDenied    = "denied"
+	StateWithdrawn = "withdrawn" // by its requester
+	StateExpired   = "expired"
+	StateExecuted  = "executed"
+	StateFailed    = "failed"
 )
 
 // Approval is a request to run a command that needs a second person.
@@ -48,6 +49,7 @@ var (
 	ErrAlreadyDecided  = errors.New("approval request already decided")
 	ErrExpired         = errors.New("approval request expired")
 	ErrSelfApproval    = errors.New("the requester cannot decide their own request")
+	ErrNotRequester    = errors.New("only the requester can withdraw a request")
 	ErrNotApproved     = errors.New("approval request is not approved")
 	ErrInvalidApproval = errors.New("invalid approval request")
 )
@@ -205,23 +207,65 @@ func (s *Store) Decide(ctx context.Context, id, approver string, approve bool, n
 	case cur.Requester == approver:
 		return cur, &DecisionError{ID: id, State: cur.State, Err: ErrSelfApproval}
 	case !cur.ExpiresAt.After(now):
-		exp, err := scanApproval(s.pool.QueryRow(ctx, `UPDATE approvals SET state = 'expired', decided_at = $2
-			WHERE id = $1 AND state = 'pending' AND expires_at <= $2 RETURNING `+approvalColumns, id, now))
-		switch {
-		case err == nil:
-			cur = exp
-		case errors.Is(err, pgx.ErrNoRows): // someone else marked it first
-			if again, err := s.Approval(ctx, id); err == nil {
-				cur = again
-			}
-		default:
-			return cur, fmt.Errorf("approval %s: mark expired: %w", id, err)
-		}
-		return cur, &DecisionError{ID: id, State: StateExpired, Err: ErrExpired}
+		return s.markExpired(ctx, cur, now)
 	default:
 		// Pending, not the requester's, not expired, and yet the UPDATE
 		// matched nothing: not expected to happen. Report it rather than guess.
 		return cur, fmt.Errorf("approval %s: decide: not decided, for no known reason (state %s)", id, cur.State)
+	}
+}
+
+// markExpired marks cur, pending past its expiry at now, expired (unless
+// someone else did first) and returns it with a *DecisionError wrapping
+// ErrExpired.
+func (s *Store) markExpired(ctx context.Context, cur Approval, now time.Time) (Approval, error) {
+	id := cur.ID
+	exp, err := scanApproval(s.pool.QueryRow(ctx, `UPDATE approvals SET state = 'expired', decided_at = $2
+		WHERE id = $1 AND state = 'pending' AND expires_at <= $2 RETURNING `+approvalColumns, id, now))
+	switch {
+	case err == nil:
+		cur = exp
+	case errors.Is(err, pgx.ErrNoRows): // someone else marked it first
+		if again, err := s.Approval(ctx, id); err == nil {
+			cur = again
+		}
+	default:
+		return cur, fmt.Errorf("approval %s: mark expired: %w", id, err)
+	}
+	return cur, &DecisionError{ID: id, State: StateExpired, Err: ErrExpired}
+}
+
+// Withdraw marks a pending request withdrawn by its requester at now:
+// one conditional UPDATE, so a withdrawal and an approval racing are
+// decided once between them. Nothing changed, it returns a
+// *DecisionError wrapping ErrNotFound, ErrAlreadyDecided (with the state
+// and who decided it), ErrNotRequester or ErrExpired (the request is
+// then marked expired), and the request as it stands, when there is one.
+func (s *Store) Withdraw(ctx context.Context, id, requester string, now time.Time) (Approval, error) {
+	now = now.UTC().Truncate(time.Microsecond)
+	a, err := scanApproval(s.pool.QueryRow(ctx, `UPDATE approvals
+		SET state = 'withdrawn', approver = $2, decided_at = $3
+		WHERE id = $1 AND state = 'pending' AND expires_at > $3 AND requester = $2
+		RETURNING `+approvalColumns, id, requester, now))
+	if err == nil {
+		return a, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return Approval{}, fmt.Errorf("approval %s: withdraw: %w", id, err)
+	}
+	cur, err := s.Approval(ctx, id)
+	if err != nil {
+		return Approval{}, err
+	}
+	switch {
+	case cur.State != StatePending:
+		return cur, &DecisionError{ID: id, State: cur.State, Approver: cur.Approver, Err: ErrAlreadyDecided}
+	case cur.Requester != requester:
+		return cur, &DecisionError{ID: id, State: cur.State, Err: ErrNotRequester}
+	case !cur.ExpiresAt.After(now):
+		return s.markExpired(ctx, cur, now)
+	default:
+		return cur, fmt.Errorf("approval %s: withdraw: not withdrawn, for no known reason (state %s)", id, cur.State)
 	}
 }
 

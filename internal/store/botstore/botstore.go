@@ -37,6 +37,12 @@ func (a Approvals) Decide(ctx context.Context, id, approver string, approve bool
 	return fromStore(got), mapErr(err)
 }
 
+// Withdraw implements bot.Approvals.
+func (a Approvals) Withdraw(ctx context.Context, id, requester string, now time.Time) (bot.Approval, error) {
+	got, err := a.S.Withdraw(ctx, id, requester, now)
+	return fromStore(got), mapErr(err)
+}
+
 // MarkExecuted implements bot.Approvals.
 func (a Approvals) MarkExecuted(ctx context.Context, id, result string, ok bool) error {
 	return mapErr(a.S.MarkExecuted(ctx, id, result, ok))
@@ -88,6 +94,7 @@ func mapErr(err error) error {
 		{store.ErrAlreadyDecided, bot.ErrApprovalDecided},
 		{store.ErrExpired, bot.ErrApprovalExpired},
 		{store.ErrSelfApproval, bot.ErrSelfApproval},
+		{store.ErrNotRequester, bot.ErrNotRequester},
 		{store.ErrNotApproved, bot.ErrApprovalNotApproved},
 	} {
 		if errors.Is(err, m.from) {

@@ -132,6 +132,15 @@ func (a LazyApprovals) Decide(ctx context.Context, id, approver string, approve 
 	return s.Decide(ctx, id, approver, approve, now)
 }
 
+// Withdraw implements bot.Approvals.
+func (a LazyApprovals) Withdraw(ctx context.Context, id, requester string, now time.Time) (bot.Approval, error) {
+	s, err := a.L.approvals()
+	if err != nil {
+		return bot.Approval{}, err
+	}
+	return s.Withdraw(ctx, id, requester, now)
+}
+
 // MarkExecuted implements bot.Approvals.
 func (a LazyApprovals) MarkExecuted(ctx context.Context, id, result string, ok bool) error {
 	s, err := a.L.approvals()

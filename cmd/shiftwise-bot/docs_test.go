@@ -1,0 +1,117 @@
+package main
+
+//go:generate go test -run=TestCommandsReference -count=1 . -update-docs
+
+import (
+	"context"
+	"flag"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/shiftwise/shiftwise-bot/bot"
+	"github.com/shiftwise/shiftwise-bot/internal/docgen"
+	"github.com/shiftwise/shiftwise-bot/internal/redact"
+)
+
+var updateDocs = flag.Bool("update-docs", false, "rewrite docs/commands.md from the registry ("+docgen.Regenerate+")")
+
+// commandsDoc is the generated commands reference, from this directory.
+const commandsDoc = "../../docs/commands.md"
+
+// docsEnv wires every command without reaching a live service: the bot's
+// database is set (so approvals, audit and incidents are wired) but points
+// at a port nothing listens on, and Docker at a socket that does not exist,
+// so that what the reference says never depends on what runs on this
+// machine (restart all's services are the runbook's, not the live
+// project's). Every other setting is its default, as in production.
+func docsEnv(dataDir string) map[string]string {
+	return map[string]string{
+		"SHIFTWISE_DATABASE_URL": "postgres://docgen@127.0.0.1:1/docgen?sslmode=disable&connect_timeout=1",
+		"DOCKER_HOST":            "unix:///nonexistent/shiftwise-docgen/docker.sock",
+		"SHIFTWISE_DATA_DIR":     dataDir,
+	}
+}
+
+// wiredCommands builds the registry as main does, with the engine's own
+// commands, and returns it.
+func wiredCommands(t *testing.T) []*bot.Command {
+	t.Helper()
+	env := docsEnv(t.TempDir())
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.Out = io.Discard
+	saved := extraCommands
+	extraCommands = nil // test-only commands never reach the reference
+	defer func() { extraCommands = saved }()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := wire(ctx, cfg, redact.New(cfg.secrets()...), log)
+	if err != nil {
+		t.Fatalf("wire without live services: %v", err)
+	}
+	t.Cleanup(a.close)
+	return a.engine.Registry().Commands()
+}
+
+// TestCommandsReference fails when docs/commands.md is not what the
+// registry generates now. `go generate ./cmd/shiftwise-bot` rewrites it.
+func TestCommandsReference(t *testing.T) {
+	cmds := wiredCommands(t)
+	if *updateDocs {
+		out, err := docgen.Render(cmds)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll("../../docs", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(commandsDoc, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s (%d commands)", commandsDoc, len(cmds))
+		return
+	}
+	file, err := os.ReadFile(commandsDoc)
+	if err != nil {
+		t.Fatalf("%v: generate it with `%s`", err, docgen.Regenerate)
+	}
+	if err := docgen.Check(file, cmds); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCommandsReferenceIsFullyWired guards the wiring the reference is
+// generated from: every family of commands main can wire is in it, so a
+// dependency docsEnv leaves out cannot silently drop commands from the
+// reference.
+func TestCommandsReferenceIsFullyWired(t *testing.T) {
+	names := map[string]bool{}
+	for _, c := range wiredCommands(t) {
+		names[c.Name] = true
+	}
+	for _, want := range []string{
+		"health", "status", "host", "restart", "db status", "db test", "cache status", "backup create", "cleanup",
+		"deploy", "rollback", "runbook", "whoami", "policy show", "policy reload", "incident start", "audit",
+		"audit verify", "approve", "deny",
+	} {
+		if !names[want] {
+			t.Errorf("the wired registry has no %q: the reference would leave it out", want)
+		}
+	}
+	file, err := os.ReadFile(commandsDoc)
+	if err != nil {
+		t.Fatalf("%v: generate it with `%s`", err, docgen.Regenerate)
+	}
+	for name := range names {
+		if !strings.Contains(string(file), "\n### "+name+"\n") {
+			t.Errorf("%s has no section for %q", commandsDoc, name)
+		}
+	}
+}
