@@ -187,7 +187,7 @@ func (e *Engine) Handle(ctx context.Context, req Request) Reply {
 // ("" when the answer keeps its own audit trail) and, optionally, the
 // result.
 func (e *Engine) handle(ctx context.Context, req *Request, log logrus.FieldLogger) (reply Reply, decision, result string) {
-	words, err := Tokenize(req.Text)
+	words, err := e.words(req)
 	if err != nil {
 		return usageReply(err), "usage", ""
 	}
@@ -256,6 +256,22 @@ func (e *Engine) handle(ctx context.Context, req *Request, log logrus.FieldLogge
 		return r, "usage", ""
 	}
 	return r, "ran", ""
+}
+
+// words splits the request's text into words; words given already split
+// (Request.Words) are taken as they are, after the checks typed text gets,
+// and req.Text becomes the line QuoteWords makes of them, so that the
+// audit log and an approval request record what runs.
+func (e *Engine) words(req *Request) ([]string, error) {
+	if req.Words == nil {
+		return Tokenize(req.Text)
+	}
+	line := QuoteWords(req.Words)
+	req.Text = line
+	if err := checkText(line); err != nil {
+		return nil, err
+	}
+	return append([]string(nil), req.Words...), nil
 }
 
 // decisionFor is the audit decision of a request's answer: pending, or

@@ -98,9 +98,9 @@ func Audit(log AuditLog) bot.Command {
 			"Command lines are shown as recorded, with secrets masked.",
 		Flags: []bot.Flag{
 			{Name: "user", Kind: bot.FlagString, Usage: "only this subject (slack:U…, console:name)"},
-			{Name: "since", Kind: bot.FlagDuration, Default: "24h", Usage: "how far back"},
-			{Name: "limit", Kind: bot.FlagInt, Default: fmt.Sprint(auditDefaultLimit), Usage: "entries per page (1-200)"},
-			{Name: "before", Kind: bot.FlagInt, Default: "0", Usage: "only entries with a lower ID (the next page)"},
+			{Name: "since", Kind: bot.FlagDuration, Default: "24h", Usage: "how far back", MinDuration: time.Second, MaxDuration: 3650 * 24 * time.Hour},
+			{Name: "limit", Kind: bot.FlagInt, Default: fmt.Sprint(auditDefaultLimit), Usage: "entries per page", Min: 1, Max: auditMaxLimit},
+			{Name: "before", Kind: bot.FlagInt, Default: "0", Usage: "only entries with a lower ID (the next page)", Min: 0, Max: bot.MaxInt4},
 		},
 		MaxArgs: 0,
 		Object:  func(bot.Args) string { return "audit" },

@@ -851,7 +851,7 @@ func (b *Backups) listCommand() bot.Command {
 			"complete one, which prune always keeps. Hidden temporary files of dumps in progress, and those left by a dump that " +
 			"was killed (which cleanup and prune remove), are counted. With --older, marks the backups `backup prune --older` " +
 			"would delete.",
-		Flags:  []bot.Flag{{Name: "older", Kind: bot.FlagDuration, Usage: "mark backups older than this"}},
+		Flags:  []bot.Flag{{Name: "older", Kind: bot.FlagDuration, Usage: "mark backups older than this", MinDuration: minPruneAge, MaxDuration: maxPruneAge}},
 		Object: bkObj("backup:list"), Level: bot.Level1, Risk: bot.ReadOnly, Timeout: time.Minute,
 		Run: func(ctx context.Context, req bot.Request) (bot.Message, error) {
 			older := 30 * 24 * time.Hour
@@ -1011,6 +1011,9 @@ func (b *Backups) verifyCommand() bot.Command {
 // minPruneAge refuses a prune that would delete today's backups.
 const minPruneAge = 24 * time.Hour
 
+// maxPruneAge bounds the ages prune and cleanup take: ten years.
+const maxPruneAge = 3650 * 24 * time.Hour
+
 func (b *Backups) pruneCommand() bot.Command {
 	return bot.Command{
 		Name:    "backup prune",
@@ -1024,7 +1027,7 @@ func (b *Backups) pruneCommand() bot.Command {
 			"(.shiftwise_*.sql.*.tmp that no running dump holds) are removed too. The approval request lists exactly the files it " +
 			"will delete and names the file kept and why (so does `backup list --older 30d`); the reply names every file deleted " +
 			"and the space freed. --older must be at least 1d.",
-		Flags:  []bot.Flag{{Name: "older", Kind: bot.FlagDuration, Default: "30d", Usage: "age of the backups to delete"}},
+		Flags:  []bot.Flag{{Name: "older", Kind: bot.FlagDuration, Default: "30d", Usage: "age of the backups to delete", MinDuration: minPruneAge, MaxDuration: maxPruneAge}},
 		Object: bkObj("backup:prune"), Level: bot.Level2, Approval: true, Risk: bot.Destructive, Timeout: 2 * time.Minute,
 		Preview: func(ctx context.Context, req bot.Request) (bot.Message, error) {
 			return b.prune(ctx, req, true)

@@ -191,9 +191,9 @@ func (c *Cleanup) Command() bot.Command {
 			"lists the logs, backups and snapshots it will delete and the backup it keeps; the reply names what was removed and " +
 			"the space freed. Each age must be at least 1d.",
 		Flags: []bot.Flag{
-			{Name: "logs-older", Kind: bot.FlagDuration, Default: "7d", Usage: "delete *.log files older than this"},
-			{Name: "backups-older", Kind: bot.FlagDuration, Default: "30d", Usage: "delete backups older than this"},
-			{Name: "snapshots-older", Kind: bot.FlagDuration, Default: "30d", Usage: "delete security_*.log snapshots older than this"},
+			{Name: "logs-older", Kind: bot.FlagDuration, Default: "7d", Usage: "delete *.log files older than this", MinDuration: minPruneAge, MaxDuration: maxPruneAge},
+			{Name: "backups-older", Kind: bot.FlagDuration, Default: "30d", Usage: "delete backups older than this", MinDuration: minPruneAge, MaxDuration: maxPruneAge},
+			{Name: "snapshots-older", Kind: bot.FlagDuration, Default: "30d", Usage: "delete security_*.log snapshots older than this", MinDuration: minPruneAge, MaxDuration: maxPruneAge},
 		},
 		Object: bkObj("cleanup"), Level: bot.Level2, Approval: true, Risk: bot.Destructive, Timeout: 10 * time.Minute,
 		Preview: func(ctx context.Context, req bot.Request) (bot.Message, error) {

@@ -31,7 +31,7 @@ func (s *Stack) errorsCommand() bot.Command {
 			"every log line of the project's containers since --since (default 24h) that contains \"error\" in any case, " +
 			"with numbers, IDs, hex, UUIDs, IP addresses and timestamps replaced so that lines differing only in those " +
 			"group together; the 10 largest groups with their counts and services.",
-		Flags:   []bot.Flag{{Name: "since", Kind: bot.FlagDuration, Default: "24h", Usage: "how far back"}},
+		Flags:   []bot.Flag{{Name: "since", Kind: bot.FlagDuration, Default: "24h", Usage: "how far back", MinDuration: time.Second, MaxDuration: maxLogWindow}},
 		MaxArgs: 0,
 		Level:   bot.Level1,
 		Risk:    bot.ReadOnly,

@@ -163,7 +163,7 @@ func (h *Health) Command() bot.Command {
 			"Every check runs concurrently with its own deadline; the last line is `Health: PASSED` or " +
 			"`Health: FAILED (n of m checks)`. One-shot `shiftwise-bot health` is a drop-in for " +
 			"`./scripts/monitoring.sh health` (exit 0 PASSED, 1 FAILED).",
-		Flags:   []bot.Flag{{Name: "timeout", Kind: bot.FlagDuration, Usage: "each check's deadline"}},
+		Flags:   []bot.Flag{{Name: "timeout", Kind: bot.FlagDuration, Usage: "each check's deadline", MinDuration: time.Millisecond, MaxDuration: 2 * time.Minute}},
 		MaxArgs: 0,
 		Level:   bot.Level1,
 		Risk:    bot.ReadOnly,

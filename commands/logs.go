@@ -44,11 +44,11 @@ func (s *Stack) logsCommand() bot.Command {
 			"(plain text, any case; the last --tail matching lines of the window). --follow shows the lines as they are " +
 			"written, updated in place, for --for (default 5m, at most 15m), then the lines it saw.",
 		Flags: []bot.Flag{
-			{Name: "since", Kind: bot.FlagDuration, Default: "24h", Usage: "how far back"},
-			{Name: "tail", Kind: bot.FlagInt, Default: "100", Usage: "last N lines"},
+			{Name: "since", Kind: bot.FlagDuration, Default: "24h", Usage: "how far back", MinDuration: time.Second, MaxDuration: maxLogWindow},
+			{Name: "tail", Kind: bot.FlagInt, Default: "100", Usage: "last N lines", Min: 1, Max: maxTail},
 			{Name: "grep", Kind: bot.FlagString, Usage: "only lines containing this text (any case)"},
 			{Name: "follow", Kind: bot.FlagBool, Usage: "keep showing new lines"},
-			{Name: "for", Kind: bot.FlagDuration, Default: "5m", Usage: "how long --follow runs"},
+			{Name: "for", Kind: bot.FlagDuration, Default: "5m", Usage: "how long --follow runs", MinDuration: time.Second, MaxDuration: maxFollow},
 		},
 		MinArgs: 1, MaxArgs: 1,
 		Level:   bot.Level1,

@@ -957,10 +957,14 @@ func bkSize(n int) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// bkValid replaces invalid UTF-8 in every text of the message, so the
-// output is valid UTF-8 and JSON shows what the counts measured.
+// bkValid makes every text of the message safe to show (bot.SafeText:
+// control characters, escape sequences, bidi overrides and bytes that are
+// not UTF-8 written out visibly), so the output is valid UTF-8 and JSON
+// shows what the counts measured. Button action ids and values are not
+// shown: they only lose invalid UTF-8.
 func bkValid(m bot.Message) bot.Message {
-	v := func(s string) string {
+	v := bot.SafeText
+	raw := func(s string) string {
 		if utf8.ValidString(s) {
 			return s
 		}
@@ -983,7 +987,7 @@ func bkValid(m bot.Message) bot.Message {
 	m.Buttons = append([]bot.Button(nil), m.Buttons...)
 	for i := range m.Buttons {
 		b := &m.Buttons[i]
-		b.ActionID, b.Text, b.Value = v(b.ActionID), v(b.Text), v(b.Value)
+		b.ActionID, b.Text, b.Value = raw(b.ActionID), v(b.Text), raw(b.Value)
 	}
 	m.Meta.User, m.Meta.Channel, m.Meta.Command = v(m.Meta.User), v(m.Meta.Channel), v(m.Meta.Command)
 	return m

@@ -662,7 +662,7 @@ func clip(s string, n int) string {
 }
 
 func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(bot.SafeText(s))
 }
 
 func firstNonEmpty(s ...string) string {

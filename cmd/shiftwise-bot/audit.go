@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"path/filepath"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -48,19 +47,20 @@ func (a *app) openTrail(cfg config, lazy *botstore.Lazy, log logrus.FieldLogger)
 	} else {
 		a.closers = append(a.closers, func() { sp.Close() })
 	}
-	trail, err := audittrail.New(audittrail.Options{Store: lazy.Store, Spool: sp,
+	trail, err := audittrail.New(audittrail.Options{Store: lazy.Store, Wait: lazy.Wait, Spool: sp,
 		DigestPath: filepath.Join(cfg.DataDir, audittrail.DigestFile), Log: log})
 	if err != nil {
 		return err
 	}
 	a.trail = trail
 	// A bot ending with entries spooled writes them if the database answers
-	// by then (one-shot mode has no replayer); else the next start does.
+	// by then (one-shot mode has no replayer; every entry is spooled first);
+	// else the next start does.
 	a.closers = append(a.closers, func() {
-		if trail.Pending() == 0 || lazy.Store() == nil {
+		if trail.Pending() == 0 || storeAtExit(lazy) == nil {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), storeExitFlush)
 		defer cancel()
 		if _, err := trail.Flush(ctx); err != nil {
 			log.WithFields(logrus.Fields{"error": err.Error(), "waiting": trail.Pending()}).Warn("spooled audit entries stay in the spool for the next start")

@@ -45,6 +45,9 @@ type Notifier interface {
 type Options struct {
 	// Store returns the bot's store, nil while it is unreachable.
 	Store func() *store.Store
+	// Wait, when set, returns the store once it has answered, waiting at
+	// most until ctx ends (botstore.Lazy.Wait): what reads the log uses it.
+	Wait func(ctx context.Context) *store.Store
 	// Spool keeps entries the database did not take. Without one (the
 	// data directory is unusable) such entries are lost, and Append says so.
 	Spool *spool.Spool
@@ -117,52 +120,41 @@ type spooled struct {
 	Duration time.Duration `json:"duration_ns"`
 }
 
-// Append writes e to the database, or to the spool when the database is
-// unreachable or entries are already waiting there (so that the log keeps
-// their order). It fails only when neither took the entry.
+// Append makes e durable without waiting on the database: with a spool it
+// appends e there (fsynced) and kicks the replayer, which writes it to the
+// database in the background, in order and once (the spool record's ID is
+// its idempotency key). A database that is down, or accepts connections
+// and never answers, therefore never sits in the path of a reply. Without
+// a spool (the data directory is unusable) it writes to the database
+// directly, within Timeout. It fails only when nothing took the entry.
 func (t *Trail) Append(ctx context.Context, e bot.AuditEntry) error {
 	now := time.Now().UTC()
-	key := fmt.Sprintf("%s-%d", t.instance, t.seq.Add(1))
-	st := t.o.Store()
-	var dbErr error
-	if st != nil && t.Pending() == 0 {
-		wctx, cancel := context.WithTimeout(ctx, t.o.Timeout)
-		got, err := st.Append(wctx, toStore(e, key, time.Time{}))
-		cancel()
-		if err == nil {
-			t.noteHead(got)
-			return nil
-		}
-		dbErr = err
-	}
 	if t.o.Spool == nil {
-		if dbErr == nil {
-			dbErr = bot.ErrStoreUnavailable
+		key := fmt.Sprintf("%s-%d", t.instance, t.seq.Add(1))
+		dbErr := error(bot.ErrStoreUnavailable)
+		if st := t.o.Store(); st != nil {
+			wctx, cancel := context.WithTimeout(ctx, t.o.Timeout)
+			got, err := st.Append(wctx, toStore(e, key, time.Time{}))
+			cancel()
+			if err == nil {
+				t.noteHead(got)
+				return nil
+			}
+			dbErr = err
 		}
 		return fmt.Errorf("audit entry: the database did not take it and there is no spool (SHIFTWISE_DATA_DIR): %w", dbErr)
 	}
-	// The record's own ID is the entry's key, unless a direct write was
-	// tried: it may have committed unseen, so the key it used stays.
-	if dbErr == nil {
-		key = ""
-	}
-	payload, err := json.Marshal(spooled{Key: key, At: now, Subject: e.Subject, Channel: e.Channel, Command: e.Command,
+	payload, err := json.Marshal(spooled{At: now, Subject: e.Subject, Channel: e.Channel, Command: e.Command,
 		Args: e.Args, Decision: e.Decision, Approver: e.Approver, Result: e.Result, Duration: e.Duration})
 	if err != nil {
 		return fmt.Errorf("audit entry: encode for the spool: %w", err)
 	}
 	r, err := t.o.Spool.Append(SpoolKind, payload)
 	if err != nil {
-		if dbErr != nil {
-			return fmt.Errorf("audit entry: the database did not take it (%v) and neither did the spool: %w", dbErr, err)
-		}
-		return fmt.Errorf("audit entry: the database is unreachable and the spool did not take it: %w", err)
+		return fmt.Errorf("audit entry: the spool did not take it: %w", err)
 	}
-	log := t.o.Log.WithFields(logrus.Fields{"spool_id": r.ID, "waiting": t.o.Spool.Len()})
-	if dbErr != nil {
-		log = log.WithField("error", dbErr.Error())
-	}
-	log.Warn("audit entry spooled: the bot's database is unreachable or entries are waiting; it is written when the database answers")
+	t.o.Log.WithFields(logrus.Fields{"spool_id": r.ID, "waiting": t.o.Spool.Len()}).
+		Debug("audit entry spooled; the replayer writes it to the bot's database")
 	t.Kick()
 	return nil
 }
@@ -269,8 +261,12 @@ func (t *Trail) replay(ctx context.Context) {
 			log.Debug("spooled audit entries still not written")
 		}
 	case n > 0:
-		t.failing.Store(false)
-		t.o.Log.WithField("written", n).Warn("spooled audit entries written to the bot's database")
+		log := t.o.Log.WithField("written", n)
+		if t.failing.Swap(false) {
+			log.Warn("spooled audit entries written to the bot's database")
+		} else {
+			log.Debug("audit entries written to the bot's database")
+		}
 	}
 }
 

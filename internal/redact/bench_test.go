@@ -6,8 +6,27 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
+
+// cpuMBps reports the MB/s of the process's CPU time (user + system) over
+// the loop, beside the wall-clock MB/s: on a machine shared by many
+// processes the wall clock counts the waiting too.
+func cpuMBps(b *testing.B, size int, loop func()) {
+	var before, after syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+	n := 0
+	for b.Loop() {
+		loop()
+		n++
+	}
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+	cpu := float64(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) / 1e9
+	if cpu > 0 {
+		b.ReportMetric(float64(size)*float64(n)/1e6/cpu, "MB/s-cpu")
+	}
+}
 
 // benchLog is about 1 MB of access and error lines as the demo services
 // write them, one line in a hundred carrying a setting, a URL password or
@@ -44,7 +63,7 @@ func BenchmarkReadLog(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.SetBytes(int64(len(text)))
-	for b.Loop() {
+	cpuMBps(b, len(text), func() {
 		f, err := os.Open(path)
 		if err != nil {
 			b.Fatal(err)
@@ -58,7 +77,7 @@ func BenchmarkReadLog(b *testing.B) {
 		if n == 0 {
 			b.Fatal("nothing read")
 		}
-	}
+	})
 }
 
 // BenchmarkRedactLog redacts the 1 MB log at once (a reply, a snapshot)
@@ -70,16 +89,14 @@ func BenchmarkRedactLog(b *testing.B) {
 	r := New("literal-secret-1", "literal-secret-2")
 	b.Run("whole", func(b *testing.B) {
 		b.SetBytes(int64(len(text)))
-		for b.Loop() {
-			r.Redact(text)
-		}
+		cpuMBps(b, len(text), func() { r.Redact(text) })
 	})
 	b.Run("lines", func(b *testing.B) {
 		b.SetBytes(int64(len(text)))
-		for b.Loop() {
+		cpuMBps(b, len(text), func() {
 			for _, l := range lines {
 				r.Redact(l)
 			}
-		}
+		})
 	})
 }
