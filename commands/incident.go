@@ -673,9 +673,25 @@ func entryLine(e bot.TimelineEntry) string {
 		line += " → " + clipText(oneLine(e.Outcome), 60)
 	}
 	if e.Approver != "" {
-		line += " (approved by " + clipText(e.Approver, 30) + ")"
+		line += " (" + decidedBy(e.Outcome) + " " + clipText(e.Approver, 30) + ")"
 	}
 	return line
+}
+
+// decidedBy names what the person in an entry's Approver did, from the
+// decision its outcome starts with: a request withdrawn by its requester
+// or denied is never shown as approved, nor is a refused attempt.
+func decidedBy(outcome string) string {
+	word, _, _ := strings.Cut(outcome, ":")
+	switch strings.TrimSpace(word) {
+	case "withdrawn":
+		return "withdrawn by"
+	case "denied":
+		return "denied by"
+	case "refused":
+		return "tried by"
+	}
+	return "approved by"
 }
 
 func (in *Incidents) timeline(ctx context.Context, req bot.Request) (bot.Message, error) {

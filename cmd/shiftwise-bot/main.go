@@ -400,6 +400,7 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 			}
 		}
 	}
+	a.reportRecords()
 	a.engine, err = bot.NewEngine(opts)
 	if err != nil {
 		a.close()
