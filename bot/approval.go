@@ -60,6 +60,11 @@ var (
 	// database is not reachable (for instance down since the bot started
 	// and still being retried).
 	ErrStoreUnavailable = errors.New("the bot's database is unreachable")
+	// ErrStoreNotAnswering is what Approvals return, besides
+	// ErrStoreUnavailable, when the database was still being reached for
+	// the first time when the call's deadline came: it accepts connections
+	// and does not answer.
+	ErrStoreNotAnswering = errors.New("the bot's database is not answering")
 )
 
 // Approvals keeps approval requests. Decide is the only authority on
@@ -205,7 +210,13 @@ func (e *Engine) request(ctx context.Context, req *Request, level Level, escalat
 	}, e.ttl)
 	if err != nil {
 		log.WithFields(logrus.Fields{"command": req.Command.Name, "error": err.Error()}).Error("approval request not recorded")
-		if errors.Is(err, ErrStoreUnavailable) {
+		switch {
+		case notAnswering(err):
+			return Reply{Outcome: OutcomeFailed, Message: Message{
+				Title: "Request not recorded", Status: StatusFailed,
+				Text: fmt.Sprintf("`%s` needs approval, and the bot's database is not answering. Nothing was run; try again in a moment.", req.Command.Name),
+			}}, ""
+		case errors.Is(err, ErrStoreUnavailable):
 			return Reply{Outcome: OutcomeFailed, Message: Message{
 				Title: "Request not recorded", Status: StatusFailed,
 				Text: fmt.Sprintf("`%s` needs approval, and approvals live in the bot's database, which is down: the bot keeps trying to reach it and takes requests again as soon as it answers. Nothing was run.", req.Command.Name),
@@ -346,7 +357,7 @@ func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string,
 	}
 	log := e.log.WithFields(logrus.Fields{"user": who, "channel": channel, "action": verb})
 	id := strings.ToUpper(strings.TrimSpace(rawID))
-	entry := AuditEntry{Subject: who, Channel: channel, Command: verb, Args: e.red.Redact(clip(verb+" "+rawID, 200))}
+	entry := AuditEntry{Subject: who, Channel: channel, Command: verb, Args: clip(e.red.Redact(verb+" "+rawID), 200)}
 	refuse := func(word, text string, a *Approval) Reply {
 		if a != nil && a.Command != "" {
 			entry.Command, entry.Args = a.Command, a.Text
@@ -363,6 +374,7 @@ func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string,
 			Title: "Not " + pastTense(approve), Status: StatusFailed, Text: nothingRun(text),
 		})}
 	}
+	storeFailed := func(err error) Reply { return e.storeFailedAudited(ctx, entry, who, id, start, err, log) }
 	if e.approvals == nil {
 		return refuse("no-database", "Approvals need the bot's own database (SHIFTWISE_DATABASE_URL), and this bot runs without it.", nil)
 	}
@@ -376,7 +388,7 @@ func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string,
 	case errors.Is(err, ErrApprovalNotFound):
 		return refuse("not-found", fmt.Sprintf("There is no approval request %s.", id), nil)
 	case err != nil:
-		return e.storeFailed(log, id, err)
+		return storeFailed(err)
 	case a.State != ApprovalPending:
 		return refuse(decidedWord(a.State), decidedText(a), &a)
 	case a.Requester == who && approve:
@@ -410,7 +422,7 @@ func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string,
 	case errors.Is(err, ErrApprovalNotFound):
 		return refuse("not-found", fmt.Sprintf("There is no approval request %s.", id), nil)
 	case err != nil:
-		return e.storeFailed(log, id, err)
+		return storeFailed(err)
 	}
 	if d.ThreadTS != "" {
 		thread = d.ThreadTS // where the request was posted
@@ -485,7 +497,7 @@ func (e *Engine) withdraw(ctx context.Context, who, channel, thread string, a Ap
 	case errors.Is(err, ErrApprovalNotFound):
 		return refuse("not-found", fmt.Sprintf("There is no approval request %s.", id), nil)
 	case err != nil:
-		return e.storeFailed(log, id, err)
+		return e.storeFailedAudited(ctx, AuditEntry{Subject: who, Channel: channel, Command: "deny", Args: "deny " + id}, who, id, start, err, log)
 	}
 	if d.ThreadTS != "" {
 		thread = d.ThreadTS // where the request was posted
@@ -508,9 +520,23 @@ func nothingRun(text string) string {
 	return strings.TrimSpace(text + " Nothing was run.")
 }
 
+// storeFailedAudited answers an approve or deny (or a withdrawal) that
+// the store did not answer, and audits the attempt: the auditor spools it,
+// never waiting on that store, and it is written when the database is back.
+func (e *Engine) storeFailedAudited(ctx context.Context, entry AuditEntry, who, id string, start time.Time, err error, log logrus.FieldLogger) Reply {
+	entry.Decision, entry.Approver = "failed", who
+	entry.Result = "database-unreachable " + id
+	if notAnswering(err) || !errors.Is(err, ErrStoreUnavailable) {
+		entry.Result = "database-not-answering " + id
+	}
+	entry.Duration = e.now().Sub(start)
+	e.audit(ctx, entry, log)
+	return e.storeFailed(log, id, err)
+}
+
 func (e *Engine) storeFailed(log logrus.FieldLogger, id string, err error) Reply {
 	log.WithFields(logrus.Fields{"approval": id, "error": err.Error()}).Error("approval store failed")
-	if errors.Is(err, ErrStoreUnavailable) {
+	if errors.Is(err, ErrStoreUnavailable) && !notAnswering(err) {
 		return Reply{Outcome: OutcomeFailed, Message: Message{
 			Title: "Approval not decided", Status: StatusFailed,
 			Text: fmt.Sprintf("Approvals live in the bot's database, which is down: %s cannot be decided until it answers (the bot keeps trying). Nothing was run.", id),
@@ -518,8 +544,14 @@ func (e *Engine) storeFailed(log logrus.FieldLogger, id string, err error) Reply
 	}
 	return Reply{Outcome: OutcomeFailed, Message: Message{
 		Title: "Approval not decided", Status: StatusFailed,
-		Text: fmt.Sprintf("The bot's database did not answer about %s. Nothing was run; try again in a moment.", id),
+		Text: fmt.Sprintf("The bot's database is not answering: %s was not decided. Nothing was run; try again in a moment.", id),
 	}}
+}
+
+// notAnswering tells a store that did not answer in time (hung, or still
+// being reached for the first time) from one known to be down.
+func notAnswering(err error) bool {
+	return errors.Is(err, ErrStoreNotAnswering) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // parseStored parses a request's command line again through the registry.

@@ -2,9 +2,7 @@ package bot
 
 import (
 	"context"
-	"fmt"
-	"strconv"
-	"strings"
+	"math"
 	"time"
 )
 
@@ -60,7 +58,20 @@ type Flag struct {
 	Kind    FlagKind
 	Default string
 	Usage   string
+	// Min and Max bound a FlagInt's value, both included. Every int flag
+	// declares them (NewRegistry refuses one that does not); a value
+	// outside is a usage error naming the flag and the range, and help
+	// shows the range. A number that reaches PostgreSQL as int4 is bounded
+	// by MaxInt4 at most.
+	Min, Max int64
+	// MinDuration and MaxDuration bound a FlagDuration's value, both
+	// included, likewise declared by every duration flag.
+	MinDuration, MaxDuration time.Duration
 }
+
+// MaxInt4 is the largest value of PostgreSQL's integer (int4): the bound
+// of any flag whose value a query takes as one.
+const MaxInt4 = math.MaxInt32
 
 // Command is one runbook procedure as a value. Registration is an explicit
 // list handed to NewRegistry.
@@ -210,32 +221,41 @@ func (a Args) String(name string) string {
 // Bool returns a bool flag's value.
 func (a Args) Bool(name string) bool { return a.String(name) == "true" }
 
-// Duration returns a duration flag's value; the parser has validated it.
+// Duration returns a duration flag's value, within the flag's declared
+// range: the parser has checked what was typed, NewRegistry the default.
+// It is 0 for a flag the command does not declare as a duration.
 func (a Args) Duration(name string) time.Duration {
-	d, _ := parseDuration(a.String(name))
+	f, ok := a.declared(name, FlagDuration)
+	if !ok {
+		return 0
+	}
+	d, err := f.duration(a.String(name))
+	if err != nil {
+		return 0
+	}
 	return d
 }
 
-// Int returns an int flag's value; the parser has validated it.
+// Int returns an int flag's value, within the flag's declared range (see
+// Duration). It is 0 for a flag the command does not declare as an int.
 func (a Args) Int(name string) int {
-	n, _ := strconv.Atoi(a.String(name))
-	return n
+	f, ok := a.declared(name, FlagInt)
+	if !ok {
+		return 0
+	}
+	n, err := f.int(a.String(name))
+	if err != nil {
+		return 0
+	}
+	return int(n)
 }
 
-// parseDuration accepts Go durations plus a day suffix ("30d").
-func parseDuration(s string) (time.Duration, error) {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days < 0 {
-			return 0, fmt.Errorf("%q is not a duration", s)
-		}
-		return time.Duration(days) * 24 * time.Hour, nil
+func (a Args) declared(name string, kind FlagKind) (Flag, bool) {
+	if a.cmd == nil {
+		return Flag{}, false
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration (try 30s, 5m, 24h or 7d)", s)
-	}
-	return d, nil
+	f, ok := a.cmd.flag(name)
+	return f, ok && f.Kind == kind
 }
 
 // Request is one line of user text arriving from a transport.
@@ -247,8 +267,16 @@ type Request struct {
 	// Thread is the thread it was asked in (a mention's thread_ts), "" for
 	// the channel itself.
 	Thread string
-	// Text is what the user typed, with or without the /shiftwise prefix.
+	// Text is what the user typed, with or without the /shiftwise prefix:
+	// a line the Engine splits into words (Tokenize).
 	Text string
+	// Words, when not nil, are the command line already split into words
+	// (one-shot mode's arguments, split by the shell): the Engine takes
+	// them as they are, with the same checks as typed text, and never
+	// splits them again. Text is then ignored; the Engine sets it to the
+	// words quoted back into one line (QuoteWords) for the audit log and
+	// approval requests, which Tokenize reads back as the same words.
+	Words []string
 	// ID identifies the request in logs; the Engine fills it when empty.
 	ID string
 	// Progress, when set, shows a running command's interim messages

@@ -169,7 +169,9 @@ func (e *Engine) Handle(ctx context.Context, req Request) Reply {
 		}
 		e.audit(ctx, AuditEntry{
 			Subject: req.Subject, Channel: req.Channel, Thread: req.Thread, Command: reply.Message.Meta.Command,
-			Args: clip(strings.TrimSpace(req.Text), MaxInputBytes), Decision: decision, Result: result,
+			// Redacted before it is clipped: a secret cut in two is no
+			// longer recognised by the audit's own redaction.
+			Args: clip(e.red.Redact(strings.TrimSpace(req.Text)), MaxInputBytes), Decision: decision, Result: result,
 			Duration: reply.Message.Meta.Duration,
 		}, log)
 	}
@@ -185,7 +187,7 @@ func (e *Engine) Handle(ctx context.Context, req Request) Reply {
 // ("" when the answer keeps its own audit trail) and, optionally, the
 // result.
 func (e *Engine) handle(ctx context.Context, req *Request, log logrus.FieldLogger) (reply Reply, decision, result string) {
-	words, err := Tokenize(req.Text)
+	words, err := e.words(req)
 	if err != nil {
 		return usageReply(err), "usage", ""
 	}
@@ -254,6 +256,22 @@ func (e *Engine) handle(ctx context.Context, req *Request, log logrus.FieldLogge
 		return r, "usage", ""
 	}
 	return r, "ran", ""
+}
+
+// words splits the request's text into words; words given already split
+// (Request.Words) are taken as they are, after the checks typed text gets,
+// and req.Text becomes the line QuoteWords makes of them, so that the
+// audit log and an approval request record what runs.
+func (e *Engine) words(req *Request) ([]string, error) {
+	if req.Words == nil {
+		return Tokenize(req.Text)
+	}
+	line := QuoteWords(req.Words)
+	req.Text = line
+	if err := checkText(line); err != nil {
+		return nil, err
+	}
+	return append([]string(nil), req.Words...), nil
 }
 
 // decisionFor is the audit decision of a request's answer: pending, or

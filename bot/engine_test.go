@@ -238,7 +238,7 @@ func TestRunButtonIsTypingTheLineAsThePresser(t *testing.T) {
 func TestRegistryParse(t *testing.T) {
 	reg, err := NewRegistry(
 		Command{Name: "db status", Run: func(context.Context, Request) (Message, error) { return Message{}, nil }},
-		Command{Name: "logs", MinArgs: 1, MaxArgs: 1, Flags: []Flag{{Name: "tail", Kind: FlagInt, Default: "100"}},
+		Command{Name: "logs", MinArgs: 1, MaxArgs: 1, Flags: []Flag{{Name: "tail", Kind: FlagInt, Default: "100", Min: 1, Max: 5000}},
 			Run: func(context.Context, Request) (Message, error) { return Message{}, nil }})
 	if err != nil {
 		t.Fatal(err)

@@ -54,8 +54,15 @@ func (e *Engine) help(ctx context.Context, subject string, words []string) Reply
 	m.Fields = append(m.Fields, Field{Name: "Usage", Value: c.UsageLine()})
 	for _, f := range c.Flags {
 		v := f.Usage
+		var notes []string
+		if r := f.Range(); r != "" {
+			notes = append(notes, r)
+		}
 		if f.Default != "" {
-			v += " (default " + f.Default + ")"
+			notes = append(notes, "default "+f.Default)
+		}
+		if len(notes) > 0 {
+			v += " (" + strings.Join(notes, "; ") + ")"
 		}
 		m.Fields = append(m.Fields, Field{Name: "--" + f.Name, Value: v})
 	}

@@ -35,19 +35,8 @@ func usageErr(format string, a ...any) *UsageError {
 // inside double quotes and outside quotes. The text is never given to a
 // shell: this only finds the words.
 func Tokenize(line string) ([]string, error) {
-	if len(line) > MaxInputBytes {
-		return nil, usageErr("That input is %d bytes; the limit is %d.", len(line), MaxInputBytes)
-	}
-	if !utf8.ValidString(line) {
-		return nil, usageErr("That input is not valid UTF-8 text.")
-	}
-	for _, r := range line {
-		if r == '\t' {
-			continue
-		}
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Cf, r) && r != '\u200d' {
-			return nil, usageErr("That input contains a control character (%U); type plain text only.", r)
-		}
+	if err := checkText(line); err != nil {
+		return nil, err
 	}
 	var (
 		words   []string
@@ -96,6 +85,62 @@ func Tokenize(line string) ([]string, error) {
 		words = append(words, cur.String())
 	}
 	return words, nil
+}
+
+// checkText refuses input no command takes: over MaxInputBytes, invalid
+// UTF-8, or holding a control character (tab aside), a line or paragraph
+// separator, or an invisible format character (a bidi override; the
+// zero-width joiner of emoji aside).
+func checkText(line string) error {
+	if len(line) > MaxInputBytes {
+		return usageErr("That input is %d bytes; the limit is %d.", len(line), MaxInputBytes)
+	}
+	if !utf8.ValidString(line) {
+		return usageErr("That input is not valid UTF-8 text.")
+	}
+	for _, r := range line {
+		if r == '\t' {
+			continue
+		}
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Cf, r) && r != '\u200d' {
+			return usageErr("That input contains a control character (%U); type plain text only.", r)
+		}
+	}
+	return nil
+}
+
+// QuoteWords joins words into one command line that Tokenize splits back
+// into exactly these words: a word that is empty or holds white space, a
+// quote character (straight or typographic) or a backslash goes in double
+// quotes, with \, " and ” escaped by a backslash. The audit log and
+// approval requests keep this line.
+func QuoteWords(words []string) string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		if needsQuotes(w) {
+			w = `"` + wordEscaper.Replace(w) + `"`
+		}
+		out[i] = w
+	}
+	return strings.Join(out, " ")
+}
+
+var wordEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "”", `\”`)
+
+func needsQuotes(w string) bool {
+	if w == "" {
+		return true
+	}
+	for _, r := range w {
+		switch r {
+		case '"', '\'', '\\', '“', '”', '‘', '’':
+			return true
+		}
+		if unicode.IsSpace(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // stripPrefix removes a leading "/shiftwise" word.
@@ -154,15 +199,17 @@ func parseArgs(cmd *Command, words []string) (Args, error) {
 			i++
 			value = words[i]
 		}
+		var err error
 		switch f.Kind {
 		case FlagDuration:
-			if _, err := parseDuration(value); err != nil {
-				return fail("--%s: %s.", name, clip(err.Error(), 80))
-			}
+			_, err = f.duration(value)
 		case FlagInt:
-			if n, err := strconv.Atoi(value); err != nil || n < 0 {
-				return fail("--%s needs a whole number, not %q.", name, clip(value, 40))
-			}
+			_, err = f.int(value)
+		}
+		if err != nil {
+			ue := err.(*UsageError)
+			ue.Usage = cmd.UsageLine()
+			return Args{}, ue
 		}
 		a.flags[name] = value
 	}

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -67,11 +68,11 @@ func testRegistry(t testing.TB, ran *[]string) *Registry {
 	}
 	r, err := NewRegistry(
 		Command{Name: "health", Summary: "check", Level: Level1, Run: run("health"),
-			Flags: []Flag{{Name: "timeout", Kind: FlagDuration, Default: "5s"}}},
+			Flags: []Flag{{Name: "timeout", Kind: FlagDuration, Default: "5s", MinDuration: time.Millisecond, MaxDuration: 2 * time.Minute}}},
 		Command{Name: "logs", Usage: "<service>", MinArgs: 1, MaxArgs: 1, Level: Level1, Run: run("logs"),
 			Flags: []Flag{
-				{Name: "since", Kind: FlagDuration, Default: "24h"},
-				{Name: "tail", Kind: FlagInt, Default: "100"},
+				{Name: "since", Kind: FlagDuration, Default: "24h", MinDuration: time.Second, MaxDuration: 90 * day},
+				{Name: "tail", Kind: FlagInt, Default: "100", Min: 1, Max: 5000},
 				{Name: "grep", Kind: FlagString},
 				{Name: "follow", Kind: FlagBool},
 			}},
@@ -108,7 +109,8 @@ func TestParseArgs(t *testing.T) {
 		{line: "logs", wantErr: "needs an argument"},
 		{line: "logs a b", wantErr: "at most 1"},
 		{line: "logs api --tail", wantErr: "--tail needs a value"},
-		{line: "logs api --tail -3", wantErr: "whole number"},
+		{line: "logs api --tail -3", wantErr: "--tail must be from 1 to 5000, not -3."},
+		{line: "logs api --tail x", wantErr: "whole number"},
 		{line: "logs api --since yesterday", wantErr: "not a duration"},
 		{line: "logs api --since 1h --since 2h", wantErr: "given twice"},
 		{line: "logs api --follow=maybe", wantErr: "true/false"},

@@ -41,6 +41,9 @@ func NewRegistry(cmds ...Command) (*Registry, error) {
 			if f.Name == "" || strings.HasPrefix(f.Name, "-") || seen[f.Name] {
 				errs = append(errs, fmt.Errorf("command %q: bad or duplicate flag %q", name, f.Name))
 			}
+			if err := f.checkDeclaration(); err != nil {
+				errs = append(errs, fmt.Errorf("command %q: %w", name, err))
+			}
 			seen[f.Name] = true
 		}
 		cp := c

@@ -80,6 +80,9 @@ func All(d Deps) []bot.Command {
 		list = append(list, Whoami(d.Authz, cmds), PolicyShow(d.Authz, cmds), PolicyReload(d.Authz, d.LoadPolicy))
 		if d.Parse != nil {
 			rb := &Runbook{Parse: d.Parse, Policy: d.Authz, DataDir: d.DataDir}
+			if d.Stack != nil {
+				rb.Redact = d.Stack.Redact
+			}
 			if d.Health != nil && d.Health.Docker != nil {
 				rb.Logs = d.Health.Docker
 			}

@@ -50,9 +50,11 @@ type Stack struct {
 	// `stop all`, `start all` and `restart all` leave it alone, and a
 	// command naming its service is refused.
 	Self string
-	// Redact, when set, is the bot's redactor, applied to each error line
-	// before errors normalises it: the engine redacts every output too,
-	// but a secret with its digits replaced would no longer look like one.
+	// Redact is the bot's redactor (nil: the built-in rules alone), applied
+	// to each log line before logs matches or clips it and before errors
+	// matches, normalises or clips it: the engine redacts every output too,
+	// but a clipped secret, or one with its digits replaced, would no
+	// longer look like one, and --grep would match on what is hidden.
 	Redact func(string) string
 
 	seenMu sync.Mutex

@@ -30,6 +30,7 @@ const (
 	vacuumTimeout       = 2 * time.Hour
 	indexTimeout        = 2 * time.Hour
 	minOlder            = time.Second
+	maxOlder            = 365 * 24 * time.Hour // --older at most: a year
 	dbProgressEvery     = time.Second
 	queryShown          = 160
 	maxBackendsArgument = postgres.MaxBackends
@@ -43,7 +44,7 @@ const (
 func DBCommands(db DBOps) []bot.Command {
 	obj := func(o string) func(bot.Args) string { return func(bot.Args) string { return o } }
 	olderFlag := func(def, usage string) bot.Flag {
-		return bot.Flag{Name: "older", Kind: bot.FlagDuration, Default: def, Usage: usage}
+		return bot.Flag{Name: "older", Kind: bot.FlagDuration, Default: def, Usage: usage, MinDuration: minOlder, MaxDuration: maxOlder}
 	}
 	return []bot.Command{
 		dbStatusCommand(db), dbConnectionsCommand(db),
@@ -53,7 +54,7 @@ func DBCommands(db DBOps) []bot.Command {
 		{
 			Name: "db vacuum", Summary: "VACUUM ANALYZE the operated database, with progress",
 			Usage: "[--statement-timeout 30m]",
-			Flags: []bot.Flag{{Name: "statement-timeout", Kind: bot.FlagDuration, Default: defaultVacuumStmt, Usage: "PostgreSQL's statement_timeout for each table"}},
+			Flags: []bot.Flag{{Name: "statement-timeout", Kind: bot.FlagDuration, Default: defaultVacuumStmt, Usage: "PostgreSQL's statement_timeout for each table", MinDuration: time.Second, MaxDuration: vacuumTimeout}},
 			Help: "The runbook's weekly `VACUUM ANALYZE;`, table by table (system catalogs included) so that its progress shows, " +
 				"each table under --statement-timeout (a table locked by someone else then fails instead of waiting for ever); " +
 				fmt.Sprintf("the whole run ends after %s. Take a backup first, as the runbook does.", vacuumTimeout),
@@ -80,7 +81,7 @@ func DBCommands(db DBOps) []bot.Command {
 		{
 			Name: "db indexes --create", Summary: "create the runbook's missing indexes CONCURRENTLY, then ANALYZE",
 			Usage: "[--statement-timeout 30m]",
-			Flags: []bot.Flag{{Name: "statement-timeout", Kind: bot.FlagDuration, Default: defaultIndexStmt, Usage: "PostgreSQL's statement_timeout for each statement"}},
+			Flags: []bot.Flag{{Name: "statement-timeout", Kind: bot.FlagDuration, Default: defaultIndexStmt, Usage: "PostgreSQL's statement_timeout for each statement", MinDuration: time.Second, MaxDuration: indexTimeout}},
 			Help: "CREATE INDEX CONCURRENTLY for each missing index of the runbook's \"Database Optimization\" (" + indexList() +
 				"; names and columns are fixed by the bot), an invalid one from a failed earlier run dropped first, then " +
 				"ANALYZE assignments, shift_demands and employees. Writes go on meanwhile.",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -93,7 +94,8 @@ func (d *Deploy) healthTimeout(req bot.Request) (time.Duration, error) {
 	return t, nil
 }
 
-var waitFlag = bot.Flag{Name: "wait", Kind: bot.FlagDuration, Usage: "how long the new container has to become healthy before the old one is put back (default 2m)"}
+var waitFlag = bot.Flag{Name: "wait", Kind: bot.FlagDuration, Usage: "how long the new container has to become healthy before the old one is put back (default 2m)",
+	MinDuration: time.Second, MaxDuration: maxHealthWait}
 
 // DeployCommand returns `deploy <service> <image:tag>`.
 func (d *Deploy) DeployCommand() bot.Command {
@@ -119,6 +121,7 @@ func (d *Deploy) DeployCommand() bot.Command {
 		Approval: true,
 		Risk:     bot.Changes,
 		Timeout:  deployTimeout,
+		Preview:  d.previewDeploy,
 		Run:      d.runDeploy,
 	}
 }
@@ -151,6 +154,7 @@ func (d *Deploy) RollbackCmd() bot.Command {
 		Approval: true,
 		Risk:     bot.Changes,
 		Timeout:  deployTimeout,
+		Preview:  d.previewRollback,
 		Run:      d.runRollback,
 	}
 }
@@ -219,15 +223,99 @@ func deploySentence(err error) string {
 	return s
 }
 
-func (d *Deploy) runDeploy(ctx context.Context, req bot.Request) (bot.Message, error) {
-	service, ref := req.Args.At(0), req.Args.At(1)
+// checkDeployArgs is what deploy can tell of its arguments without the
+// engine: the service and image as text, and --wait.
+func (d *Deploy) checkDeployArgs(req bot.Request) (service, ref string, wait time.Duration, err error) {
+	service, ref = req.Args.At(0), req.Args.At(1)
 	if !docker.ValidServiceName(service) {
-		return bot.Message{}, &bot.UsageError{Msg: fmt.Sprintf("%q is not a service name.", deployClip(service))}
+		return "", "", 0, &bot.UsageError{Msg: fmt.Sprintf("%q is not a service name.", deployClip(service))}
 	}
 	if _, err := docker.ParseImageRef(ref); err != nil {
-		return bot.Message{}, &bot.UsageError{Msg: fmt.Sprintf("%q is not an image reference: use name:tag in lower case (shiftwise/api:1.4.2) or an image ID.", deployClip(ref))}
+		return "", "", 0, &bot.UsageError{Msg: fmt.Sprintf("%q is not an image reference: use name:tag in lower case (shiftwise/api:1.4.2) or an image ID.", deployClip(ref))}
 	}
-	wait, err := d.healthTimeout(req)
+	wait, err = d.healthTimeout(req)
+	return service, ref, wait, err
+}
+
+// previewDeploy checks a deploy before anyone is asked to approve it: the
+// arguments, the service against the live project, the image on this
+// host. Any of them wrong is a usage error, and no request is recorded.
+// What the request then shows is the plan: which container goes from
+// which image to which, by ID.
+func (d *Deploy) previewDeploy(ctx context.Context, req bot.Request) (bot.Message, error) {
+	service, ref, wait, err := d.checkDeployArgs(req)
+	if err != nil {
+		return bot.Message{}, err
+	}
+	plan, err := d.Docker.PlanDeploy(ctx, service, ref)
+	if err != nil {
+		return deployPreviewError("deploy", err)
+	}
+	backup := "after the pre-deploy backup"
+	switch noBackup := req.Args.Bool("no-backup"); {
+	case noBackup && (d.LevelOf == nil || d.LevelOf(req.Subject) < bot.Level3):
+		return bot.Message{Text: fmt.Sprintf("As things stand it would not run: --no-backup needs %s held by the person asking (%s); an approval does not lend it.", bot.Level3, req.Subject)}, nil
+	case noBackup:
+		backup = "without a backup (--no-backup)"
+	case d.Backup == nil:
+		return bot.Message{Text: "As things stand it would not run: no pre-deploy backup is configured, and the runbook takes one before every deploy. Someone at Level 3 may deploy with --no-backup."}, nil
+	}
+	m := bot.Message{
+		Text: fmt.Sprintf("It recreates %s's container %s on %s (now on %s), %s, and puts the old one back if the new one is not healthy within %s.",
+			service, plan.Container, plan.Target, plan.Current, backup, wait),
+		Fields: []bot.Field{{Name: "From", Value: plan.Current.String()}, {Name: "To", Value: plan.Target.String()}},
+	}
+	if plan.Current.ID == plan.Target.ID {
+		m.Text = fmt.Sprintf("%s already runs %s: approving it changes nothing.", service, plan.Target)
+	}
+	return m, nil
+}
+
+// previewRollback checks a rollback before anyone is asked: the service
+// as text and against the live project, and what it would return to.
+func (d *Deploy) previewRollback(ctx context.Context, req bot.Request) (bot.Message, error) {
+	service := req.Args.First()
+	if service != "" && !docker.ValidServiceName(service) {
+		return bot.Message{}, &bot.UsageError{Msg: fmt.Sprintf("%q is not a service name.", deployClip(service))}
+	}
+	if _, err := d.healthTimeout(req); err != nil {
+		return bot.Message{}, err
+	}
+	if len(d.RollbackCommand) > 0 {
+		if err := d.rollbackCommandArgs(ctx, service); err != nil {
+			return bot.Message{}, err
+		}
+		return bot.Message{Text: "It runs the configured rollback command: " + strings.Join(d.RollbackCommand, " ") + "."}, nil
+	}
+	plan, err := d.Docker.PlanRollback(ctx, service)
+	if err != nil {
+		return deployPreviewError("rollback", err)
+	}
+	return bot.Message{
+		Text:   fmt.Sprintf("It recreates %s's container %s on %s, the image it ran before the bot's last deploy (now on %s).", plan.Service, plan.Container, plan.Target, plan.Current),
+		Fields: []bot.Field{{Name: "From", Value: plan.Current.String()}, {Name: "To", Value: plan.Target.String()}},
+	}, nil
+}
+
+// deployPreviewError is a plan refused before anyone is asked: an
+// unknown service or an image not on this host is a usage error (no
+// request); what would make the run fail anyway (no recorded deploy, a
+// service that cannot be replaced) is said in the request, for the
+// approver to see.
+// (A rollback's recorded image that is gone is not the asker's mistake.)
+func deployPreviewError(action string, err error) (bot.Message, error) {
+	switch {
+	case errors.Is(err, docker.ErrNoSuchService), errors.Is(err, docker.ErrBadImageRef),
+		errors.Is(err, docker.ErrNoImage) && action == "deploy":
+		return bot.Message{}, &bot.UsageError{Msg: deploySentence(err)}
+	case errors.Is(err, docker.ErrNoHistory), errors.Is(err, docker.ErrNotDeployable), errors.Is(err, docker.ErrNoImage):
+		return bot.Message{Text: "As things stand it would not run: " + deploySentence(err)}, nil
+	}
+	return bot.Message{}, fmt.Errorf("plan the %s: %w", action, err)
+}
+
+func (d *Deploy) runDeploy(ctx context.Context, req bot.Request) (bot.Message, error) {
+	service, ref, wait, err := d.checkDeployArgs(req)
 	if err != nil {
 		return bot.Message{}, err
 	}
@@ -355,24 +443,16 @@ func (d *Deploy) runRollback(ctx context.Context, req bot.Request) (bot.Message,
 func (d *Deploy) runRollbackCommand(ctx context.Context, req bot.Request, service string, wait time.Duration) (bot.Message, error) {
 	title := "Rollback (configured command)"
 	argv := make([]string, 0, len(d.RollbackCommand))
-	usesService := false
 	for _, a := range d.RollbackCommand {
 		if a == "{service}" {
-			usesService = true
 			a = service
 		}
 		argv = append(argv, a)
 	}
-	switch {
-	case usesService && service == "":
-		return bot.Message{}, &bot.UsageError{Msg: "The configured rollback command needs a service: rollback <service>."}
-	case !usesService && service != "":
-		return bot.Message{}, &bot.UsageError{Msg: "The configured rollback command rolls back the whole stack; run `rollback` without a service."}
+	if err := d.rollbackCommandArgs(ctx, service); err != nil {
+		return bot.Message{}, err
 	}
 	if service != "" {
-		if err := d.serviceExists(ctx, service); err != nil {
-			return bot.Message{}, err
-		}
 		title = "Rollback " + service + " (configured command)"
 	}
 	log := d.log().WithFields(logrus.Fields{"command": "rollback", "service": service, "user": req.Subject, "request_id": req.ID, "argv": argv})
@@ -432,6 +512,22 @@ func (d *Deploy) runRollbackCommand(ctx context.Context, req bot.Request, servic
 	log.Info("rollback command done, healthy")
 	return bot.Message{Title: title, Status: bot.StatusOK, Fields: fields, Code: code,
 		Text: "The rollback command succeeded and the services are healthy.", Summary: "Rollback: PASSED"}, nil
+}
+
+// rollbackCommandArgs checks service against the configured rollback
+// command (whether it takes one) and the live project.
+func (d *Deploy) rollbackCommandArgs(ctx context.Context, service string) error {
+	usesService := slices.Contains(d.RollbackCommand, "{service}")
+	switch {
+	case usesService && service == "":
+		return &bot.UsageError{Msg: "The configured rollback command needs a service: rollback <service>."}
+	case !usesService && service != "":
+		return &bot.UsageError{Msg: "The configured rollback command rolls back the whole stack; run `rollback` without a service."}
+	}
+	if service != "" {
+		return d.serviceExists(ctx, service)
+	}
+	return nil
 }
 
 func (d *Deploy) serviceExists(ctx context.Context, service string) error {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shiftwise/shiftwise-bot/bot"
+	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
 // Bounds of the errors command.
@@ -30,7 +31,7 @@ func (s *Stack) errorsCommand() bot.Command {
 			"every log line of the project's containers since --since (default 24h) that contains \"error\" in any case, " +
 			"with numbers, IDs, hex, UUIDs, IP addresses and timestamps replaced so that lines differing only in those " +
 			"group together; the 10 largest groups with their counts and services.",
-		Flags:   []bot.Flag{{Name: "since", Kind: bot.FlagDuration, Default: "24h", Usage: "how far back"}},
+		Flags:   []bot.Flag{{Name: "since", Kind: bot.FlagDuration, Default: "24h", Usage: "how far back", MinDuration: time.Second, MaxDuration: maxLogWindow}},
 		MaxArgs: 0,
 		Level:   bot.Level1,
 		Risk:    bot.ReadOnly,
@@ -108,6 +109,10 @@ func (s *Stack) CommonErrors(ctx context.Context, since time.Time, n int) (Error
 	bot.Report(ctx, bot.Message{Title: "errors (in progress)",
 		Text: fmt.Sprintf("Reading the logs of %d containers since %s…", len(list), since.UTC().Format("2006-01-02 15:04 MST"))})
 	res := make([]result, len(list))
+	red := s.Redact
+	if red == nil {
+		red = redact.Builtin
+	}
 	var wg sync.WaitGroup
 	for i, c := range list {
 		wg.Add(1)
@@ -119,8 +124,12 @@ func (s *Stack) CommonErrors(ctx context.Context, since time.Time, n int) (Error
 				if !ContainsError(line) {
 					return false
 				}
-				if s.Redact != nil {
-					line = []byte(s.Redact(string(line)))
+				// Redacted before it is matched, grouped or clipped: a line
+				// whose "error" was inside a secret is no error line.
+				text := red(string(line))
+				line = []byte(text)
+				if !ContainsError(line) {
+					return false
 				}
 				key = NormalizeLine(key[:0], line)
 				g := groups[string(key)]
@@ -133,7 +142,7 @@ func (s *Stack) CommonErrors(ctx context.Context, since time.Time, n int) (Error
 							return true
 						}
 					}
-					g = &ErrorGroup{Line: k, Example: clipLine(line)}
+					g = &ErrorGroup{Line: k, Example: clipLine(text)}
 					groups[k] = g
 				}
 				g.Count++

@@ -24,6 +24,7 @@ import (
 	"github.com/shiftwise/shiftwise-bot/integrations/httpprobe"
 	"github.com/shiftwise/shiftwise-bot/integrations/postgres"
 	"github.com/shiftwise/shiftwise-bot/integrations/redis"
+	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
 // Containers is what health needs of the Docker Engine.
@@ -112,6 +113,11 @@ type Health struct {
 	// against the stack under incident into one.
 	Reuse time.Duration
 
+	// BotRecords, when set, adds the state of the bot's own records (the
+	// audit and timeline spools: entries waiting, entries set aside) as a
+	// line of its own when there is something to say; it does no I/O.
+	BotRecords func() []bot.Check
+
 	errors errorCounter // incremental error-line counts across runs
 	flight singleflight.Group
 	lastMu sync.Mutex
@@ -162,7 +168,7 @@ func (h *Health) Command() bot.Command {
 			"Every check runs concurrently with its own deadline; the last line is `Health: PASSED` or " +
 			"`Health: FAILED (n of m checks)`. One-shot `shiftwise-bot health` is a drop-in for " +
 			"`./scripts/monitoring.sh health` (exit 0 PASSED, 1 FAILED).",
-		Flags:   []bot.Flag{{Name: "timeout", Kind: bot.FlagDuration, Usage: "each check's deadline"}},
+		Flags:   []bot.Flag{{Name: "timeout", Kind: bot.FlagDuration, Usage: "each check's deadline", MinDuration: time.Millisecond, MaxDuration: 2 * time.Minute}},
 		MaxArgs: 0,
 		Level:   bot.Level1,
 		Risk:    bot.ReadOnly,
@@ -247,6 +253,9 @@ func (h *Health) Run(ctx context.Context, timeout time.Duration) bot.Message {
 		}()
 	}
 	wg.Wait()
+	if h.BotRecords != nil {
+		results = append(results, h.BotRecords())
+	}
 	m := bot.Message{Title: "Daily health check"}
 	failed := 0
 	for _, r := range results {
@@ -658,6 +667,10 @@ func clipMiddle(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
 		return s
+	}
+	r = []rune(redact.Builtin(s)) // a secret cut in two is no longer recognised
+	if len(r) <= n {
+		return string(r)
 	}
 	head := n / 3
 	return string(r[:head]) + " … " + string(r[len(r)-(n-head):])

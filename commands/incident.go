@@ -129,7 +129,8 @@ const (
 	maxNote   = 3000
 	storeCall = 5 * time.Second
 	pageSize  = 25
-	pageChunk = 2400 // bytes of timeline lines in one code block: one Slack section
+	maxPage   = bot.MaxInt4 / pageSize // the page's offset stays an int4
+	pageChunk = 2400                   // bytes of timeline lines in one code block: one Slack section
 )
 
 var sevPattern = regexp.MustCompile(`(?i)^sev([0-9]+)$`)
@@ -194,7 +195,8 @@ func (in *Incidents) Commands() []bot.Command {
 func withPageFlag(cmds []bot.Command) []bot.Command {
 	for i := range cmds {
 		if cmds[i].Name == "incident timeline" {
-			cmds[i].Flags = []bot.Flag{{Name: "page", Kind: bot.FlagInt, Default: "1", Usage: "which page (" + strconv.Itoa(pageSize) + " entries each)"}}
+			cmds[i].Flags = []bot.Flag{{Name: "page", Kind: bot.FlagInt, Default: "1", Usage: "which page (" + strconv.Itoa(pageSize) + " entries each)",
+				Min: 1, Max: maxPage}}
 		}
 	}
 	return cmds
@@ -675,9 +677,25 @@ func entryLine(e bot.TimelineEntry) string {
 		line += " → " + clipText(oneLine(e.Outcome), 60)
 	}
 	if e.Approver != "" {
-		line += " (approved by " + clipText(e.Approver, 30) + ")"
+		line += " (" + decidedBy(e.Outcome) + " " + clipText(e.Approver, 30) + ")"
 	}
 	return line
+}
+
+// decidedBy names what the person in an entry's Approver did, from the
+// decision its outcome starts with: a request withdrawn by its requester
+// or denied is never shown as approved, nor is a refused attempt.
+func decidedBy(outcome string) string {
+	word, _, _ := strings.Cut(outcome, ":")
+	switch strings.TrimSpace(word) {
+	case "withdrawn":
+		return "withdrawn by"
+	case "denied":
+		return "denied by"
+	case "refused":
+		return "tried by"
+	}
+	return "approved by"
 }
 
 func (in *Incidents) timeline(ctx context.Context, req bot.Request) (bot.Message, error) {

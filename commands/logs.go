@@ -12,6 +12,7 @@ import (
 
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/integrations/docker"
+	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
 // LogReader reads containers' logs: the last lines of a window, the
@@ -43,11 +44,11 @@ func (s *Stack) logsCommand() bot.Command {
 			"(plain text, any case; the last --tail matching lines of the window). --follow shows the lines as they are " +
 			"written, updated in place, for --for (default 5m, at most 15m), then the lines it saw.",
 		Flags: []bot.Flag{
-			{Name: "since", Kind: bot.FlagDuration, Default: "24h", Usage: "how far back"},
-			{Name: "tail", Kind: bot.FlagInt, Default: "100", Usage: "last N lines"},
+			{Name: "since", Kind: bot.FlagDuration, Default: "24h", Usage: "how far back", MinDuration: time.Second, MaxDuration: maxLogWindow},
+			{Name: "tail", Kind: bot.FlagInt, Default: "100", Usage: "last N lines", Min: 1, Max: maxTail},
 			{Name: "grep", Kind: bot.FlagString, Usage: "only lines containing this text (any case)"},
 			{Name: "follow", Kind: bot.FlagBool, Usage: "keep showing new lines"},
-			{Name: "for", Kind: bot.FlagDuration, Default: "5m", Usage: "how long --follow runs"},
+			{Name: "for", Kind: bot.FlagDuration, Default: "5m", Usage: "how long --follow runs", MinDuration: time.Second, MaxDuration: maxFollow},
 		},
 		MinArgs: 1, MaxArgs: 1,
 		Level:   bot.Level1,
@@ -89,7 +90,7 @@ func (s *Stack) logs(ctx context.Context, req bot.Request) (bot.Message, error) 
 	if err != nil {
 		return bot.Message{}, err
 	}
-	match := func([]byte) bool { return true }
+	match := func(string) bool { return true }
 	if grep != "" {
 		match = containsFold(grep)
 	}
@@ -129,8 +130,10 @@ func (s *Stack) logs(ctx context.Context, req bot.Request) (bot.Message, error) 
 
 // lastLines returns the last tail lines of the containers' logs since
 // `since`, oldest first. Without a filter the engine cuts the tail;
-// with one, the window is read and the last tail matches kept.
-func (s *Stack) lastLines(ctx context.Context, picked []docker.Container, since time.Time, tail int, filtered bool, match func([]byte) bool) ([]logLine, []time.Time, error) {
+// with one, the window is read and the last tail matches kept. Each line
+// is redacted before it is matched or clipped: --grep sees only what the
+// reply may show, so it cannot tell a secret's characters apart.
+func (s *Stack) lastLines(ctx context.Context, picked []docker.Container, since time.Time, tail int, filtered bool, match func(string) bool) ([]logLine, []time.Time, error) {
 	per := make([][]logLine, len(picked))
 	newest := make([]time.Time, len(picked))
 	errs := make([]error, len(picked))
@@ -140,6 +143,7 @@ func (s *Stack) lastLines(ctx context.Context, picked []docker.Container, since 
 		go func() {
 			defer wg.Done()
 			ring := newRing(tail)
+			st := redact.NewStream(s.Redact)
 			engineTail := tail
 			if filtered {
 				engineTail = 0
@@ -148,8 +152,9 @@ func (s *Stack) lastLines(ctx context.Context, picked []docker.Container, since 
 				if ts.After(newest[i]) {
 					newest[i] = ts
 				}
-				if match(line) {
-					ring.add(logLine{ts: ts, name: c.Name, text: clipLine(line)})
+				text := st.Line(string(bytes.TrimRight(line, "\r")))
+				if match(text) {
+					ring.add(logLine{ts: ts, name: c.Name, text: clipLine(text)})
 				}
 			})
 			per[i] = ring.lines()
@@ -165,7 +170,7 @@ func (s *Stack) lastLines(ctx context.Context, picked []docker.Container, since 
 // follow streams new lines of the containers for dur, reporting the last
 // ones as progress (only those not reported yet when appendOnly), and
 // returns the last tail lines it saw and how many.
-func (s *Stack) follow(ctx context.Context, picked []docker.Container, before []logLine, newest []time.Time, tail int, dur time.Duration, match func([]byte) bool, title string, appendOnly bool) ([]logLine, int, error) {
+func (s *Stack) follow(ctx context.Context, picked []docker.Container, before []logLine, newest []time.Time, tail int, dur time.Duration, match func(string) bool, title string, appendOnly bool) ([]logLine, int, error) {
 	fctx, cancel := context.WithTimeout(ctx, dur)
 	defer cancel()
 	var mu sync.Mutex
@@ -207,14 +212,16 @@ func (s *Stack) follow(ctx context.Context, picked []docker.Container, before []
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			st := redact.NewStream(s.Redact)
 			err := s.Logs.FollowLogs(fctx, c.ID, from, func(ts time.Time, line []byte) {
 				if !ts.IsZero() && !last.IsZero() && !ts.After(last) {
 					return // read before following
 				}
-				if !match(line) {
+				text := st.Line(string(bytes.TrimRight(line, "\r")))
+				if !match(text) {
 					return
 				}
-				l := logLine{ts: ts, name: c.Name, text: clipLine(line)}
+				l := logLine{ts: ts, name: c.Name, text: clipLine(text)}
 				mu.Lock()
 				ring.add(l)
 				n++
@@ -318,26 +325,27 @@ func renderLines(lines []logLine, withName bool, empty string) string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
-// clipLine keeps at most maxLogLine runes of a line, as valid text.
-func clipLine(line []byte) string {
-	line = bytes.TrimRight(line, "\r")
-	if utf8.RuneCount(line) <= maxLogLine {
-		return strings.ToValidUTF8(string(line), "\uFFFD")
+// clipLine keeps at most maxLogLine runes of a line (already redacted:
+// a secret cut in two is no longer recognisable), as valid text.
+func clipLine(line string) string {
+	line = strings.TrimRight(line, "\r")
+	if utf8.RuneCountInString(line) <= maxLogLine {
+		return strings.ToValidUTF8(line, "\uFFFD")
 	}
-	r := []rune(strings.ToValidUTF8(string(line), "\uFFFD"))
+	r := []rune(strings.ToValidUTF8(line, "\uFFFD"))
 	return string(r[:maxLogLine]) + "…"
 }
 
 // containsFold returns a matcher for lines containing text in any case:
 // a plain substring, never a pattern.
-func containsFold(text string) func([]byte) bool {
+func containsFold(text string) func(string) bool {
 	needle := []byte(strings.ToLower(text))
 	ascii := utf8.RuneCount(needle) == len(needle)
 	var buf []byte
 	var mu sync.Mutex
-	return func(line []byte) bool {
-		if !ascii || !isASCII(line) {
-			return bytes.Contains(bytes.ToLower(line), needle)
+	return func(line string) bool {
+		if !ascii || !isASCIIString(line) {
+			return strings.Contains(strings.ToLower(line), string(needle))
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -349,6 +357,15 @@ func containsFold(text string) func([]byte) bool {
 		}
 		return bytes.Contains(buf, needle)
 	}
+}
+
+func isASCIIString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func isASCII(b []byte) bool {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/integrations/docker"
+	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
 // Symptom is one section of the runbook's Troubleshooting Guide or
@@ -159,6 +160,17 @@ type Runbook struct {
 	// LogWindow is how far back the snapshot reads (default 24h).
 	LogWindow time.Duration
 	Now       func() time.Time
+	// Redact is the bot's redactor (nil: the built-in rules alone): the
+	// snapshot file holds redacted lines, and each step's output is
+	// redacted before it is cut to a summary line.
+	Redact func(string) string
+}
+
+func (r *Runbook) redact(s string) string {
+	if r.Redact != nil {
+		return r.Redact(s)
+	}
+	return redact.Builtin(s)
 }
 
 // runbookTimeout bounds a whole symptom runbook; each step keeps its own
@@ -232,7 +244,7 @@ func (r *Runbook) Run(ctx context.Context, req bot.Request, sym Symptom) bot.Mes
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = stepResult{line: line, msg: r.step(ctx, req, line)}
+			results[i] = stepResult{line: line, msg: r.redactMessage(r.step(ctx, req, line))}
 		}()
 	}
 	var snap bot.Check
@@ -372,11 +384,15 @@ func (r *Runbook) snapshot(ctx context.Context) (bot.Check, *bot.CodeBlock) {
 	for _, c := range list {
 		per := map[string]int{}
 		counts[c.Service] = per
-		err := r.Logs.ScanLogs(ctx, c.ID, since, func(ts time.Time, line []byte) {
+		st := redact.NewStream(r.Redact)
+		err := r.Logs.ScanLogs(ctx, c.ID, since, func(ts time.Time, raw []byte) {
+			// The copy is redacted like every other output: a file of raw
+			// logs would keep every secret they ever showed.
+			line := st.Line(string(bytes.TrimRight(raw, "\r")))
 			fmt.Fprintf(w, "%s %s | %s\n", c.Service, ts.UTC().Format(time.RFC3339Nano), line)
-			lower := bytes.ToLower(line)
+			lower := strings.ToLower(line)
 			for _, word := range words {
-				if bytes.Contains(lower, []byte(word)) {
+				if strings.Contains(lower, word) {
 					per[word]++
 				}
 			}
@@ -419,6 +435,25 @@ func (r *Runbook) snapshot(ctx context.Context) (bot.Check, *bot.CodeBlock) {
 		check.Value += "; not read: " + strings.Join(scanErrs, "; ")
 	}
 	return check, &bot.CodeBlock{Title: "suspicious lines per service (case-insensitive)", Text: table.String()}
+}
+
+// redactMessage redacts what a step returned before it is cut to a gist
+// and its last lines: a secret cut in two would no longer be recognised.
+func (r *Runbook) redactMessage(m bot.Message) bot.Message {
+	m.Title, m.Text, m.Summary = r.redact(m.Title), r.redact(m.Text), r.redact(m.Summary)
+	m.Checks = append([]bot.Check(nil), m.Checks...)
+	for i := range m.Checks {
+		m.Checks[i].Name, m.Checks[i].Value = r.redact(m.Checks[i].Name), r.redact(m.Checks[i].Value)
+	}
+	m.Fields = append([]bot.Field(nil), m.Fields...)
+	for i := range m.Fields {
+		m.Fields[i].Name, m.Fields[i].Value = r.redact(m.Fields[i].Name), r.redact(m.Fields[i].Value)
+	}
+	m.Code = append([]bot.CodeBlock(nil), m.Code...)
+	for i := range m.Code {
+		m.Code[i].Title, m.Code[i].Text = r.redact(m.Code[i].Title), r.redact(m.Code[i].Text)
+	}
+	return m
 }
 
 // gist is one line saying what a step's message found.

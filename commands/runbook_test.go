@@ -58,7 +58,7 @@ func TestRunbookRunsDiagnosisStepsAtOnceAndOffersResolutions(t *testing.T) {
 	go func() { barrier.Wait(); once.Do(func() { close(started) }) }()
 	diag := func(name string, st bot.Status) bot.Command {
 		return bot.Command{Name: name, MaxArgs: -1, Level: bot.Level1, Risk: bot.ReadOnly,
-			Flags: []bot.Flag{{Name: "tail", Kind: bot.FlagInt, Default: "100"}},
+			Flags: []bot.Flag{{Name: "tail", Kind: bot.FlagInt, Default: "100", Min: 1, Max: 5000}},
 			Run: func(ctx context.Context, req bot.Request) (bot.Message, error) {
 				barrier.Done()
 				select {
@@ -124,7 +124,7 @@ func TestRunbookNeverRunsAboveTheAskersLevelOrAChangingStep(t *testing.T) {
 	var mu sync.Mutex
 	cmd := func(name string, level bot.Level, risk bot.Risk) bot.Command {
 		return bot.Command{Name: name, MaxArgs: -1, Level: level, Risk: risk,
-			Flags: []bot.Flag{{Name: "tail", Kind: bot.FlagInt}, {Name: "older", Kind: bot.FlagDuration}},
+			Flags: []bot.Flag{{Name: "tail", Kind: bot.FlagInt, Min: 1, Max: 5000}, {Name: "older", Kind: bot.FlagDuration, MinDuration: time.Second, MaxDuration: time.Hour}},
 			Run: func(context.Context, bot.Request) (bot.Message, error) {
 				mu.Lock()
 				ran[name]++

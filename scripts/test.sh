@@ -23,6 +23,13 @@ step "go test -race"
 # -p 2: two cores. Each integration test cleans up its own containers.
 go test -race -count=1 -p 2 -timeout 20m ./...
 
+step "fuzz targets, ${FUZZTIME:-20s} each, from their committed corpora"
+for dir in $(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do
+  for target in $(grep -h '^func Fuzz' "$dir"/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "${FUZZTIME:-20s}" -parallel 2 "$dir"
+  done
+done
+
 step "user image builds without a registry and runs"
 scripts/build-image.sh --check
 

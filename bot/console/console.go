@@ -116,10 +116,15 @@ func readLine(r *bufio.Reader) (line string, tooLong bool, err error) {
 	}
 }
 
-// RunOnce handles one command line, prints the reply and returns the exit
-// code of the one-shot contract.
-func RunOnce(ctx context.Context, core Handler, subject, line string, out io.Writer) int {
-	reply := core.Handle(ctx, bot.Request{Subject: subject, Channel: "console", Text: line, Progress: progressTo(out)})
+// RunOnce handles one command given as words (a program's arguments,
+// already split by the shell: they reach the core as they are, never
+// re-tokenized), prints the reply and returns the exit code of the
+// one-shot contract.
+func RunOnce(ctx context.Context, core Handler, subject string, words []string, out io.Writer) int {
+	if words == nil {
+		words = []string{}
+	}
+	reply := core.Handle(ctx, bot.Request{Subject: subject, Channel: "console", Words: words, Progress: progressTo(out)})
 	fmt.Fprintln(out, Render(reply.Message))
 	return reply.Outcome.ExitCode()
 }
@@ -132,8 +137,12 @@ func progressTo(out io.Writer) bot.ProgressFunc {
 	}
 }
 
-// Render is the plain-text rendering of a neutral message.
+// Render is the plain-text rendering of a neutral message. Every text in
+// it goes through bot.SafeText first: control characters and escape
+// sequences (from a container's log, say) are shown escaped, never sent
+// to the terminal, and tab stops are measured on what is shown.
 func Render(m bot.Message) string {
+	m = safeMessage(m)
 	var b strings.Builder
 	if m.Title != "" {
 		b.WriteString(m.Title + "\n")
@@ -184,4 +193,29 @@ func Render(m bot.Message) string {
 		fmt.Fprintf(&b, "(%s · %s · %s)\n", m.Meta.User, m.Meta.Command, m.Meta.Duration.Round(time.Millisecond))
 	}
 	return b.String()
+}
+
+// safeMessage is m with bot.SafeText applied to every text Render shows.
+func safeMessage(m bot.Message) bot.Message {
+	t := bot.SafeText
+	m.Title, m.Text, m.Summary = t(m.Title), t(m.Text), t(m.Summary)
+	m.Checks = append([]bot.Check(nil), m.Checks...)
+	for i := range m.Checks {
+		c := &m.Checks[i]
+		c.Name, c.Value, c.Threshold = t(c.Name), t(c.Value), t(c.Threshold)
+	}
+	m.Fields = append([]bot.Field(nil), m.Fields...)
+	for i := range m.Fields {
+		m.Fields[i].Name, m.Fields[i].Value = t(m.Fields[i].Name), t(m.Fields[i].Value)
+	}
+	m.Code = append([]bot.CodeBlock(nil), m.Code...)
+	for i := range m.Code {
+		m.Code[i].Title, m.Code[i].Text = t(m.Code[i].Title), t(m.Code[i].Text)
+	}
+	m.Buttons = append([]bot.Button(nil), m.Buttons...)
+	for i := range m.Buttons {
+		m.Buttons[i].Text, m.Buttons[i].Value = t(m.Buttons[i].Text), t(m.Buttons[i].Value)
+	}
+	m.Meta.User, m.Meta.Command = t(m.Meta.User), t(m.Meta.Command)
+	return m
 }

@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"path/filepath"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/shiftwise/shiftwise-bot/bot"
+	"github.com/shiftwise/shiftwise-bot/commands"
 	"github.com/shiftwise/shiftwise-bot/internal/audittrail"
 	"github.com/shiftwise/shiftwise-bot/internal/spool"
 	"github.com/shiftwise/shiftwise-bot/internal/store/botstore"
@@ -48,23 +48,42 @@ func (a *app) openTrail(cfg config, lazy *botstore.Lazy, log logrus.FieldLogger)
 	} else {
 		a.closers = append(a.closers, func() { sp.Close() })
 	}
-	trail, err := audittrail.New(audittrail.Options{Store: lazy.Store, Spool: sp,
+	trail, err := audittrail.New(audittrail.Options{Store: lazy.Store, Wait: lazy.Wait, Spool: sp,
 		DigestPath: filepath.Join(cfg.DataDir, audittrail.DigestFile), Log: log})
 	if err != nil {
 		return err
 	}
 	a.trail = trail
 	// A bot ending with entries spooled writes them if the database answers
-	// by then (one-shot mode has no replayer); else the next start does.
+	// by then (one-shot mode has no replayer; every entry is spooled first);
+	// else the next start does.
 	a.closers = append(a.closers, func() {
-		if trail.Pending() == 0 || lazy.Store() == nil {
+		if trail.Pending() == 0 || storeAtExit(lazy) == nil {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), storeExitFlush)
 		defer cancel()
 		if _, err := trail.Flush(ctx); err != nil {
 			log.WithFields(logrus.Fields{"error": err.Error(), "waiting": trail.Pending()}).Warn("spooled audit entries stay in the spool for the next start")
 		}
 	})
 	return nil
+}
+
+// reportRecords has `health` say when the bot's own records wait in its
+// spools or were set aside, refused for good by its database.
+func (a *app) reportRecords() {
+	if a.trail == nil || a.health == nil {
+		return
+	}
+	trail, tl := a.trail, a.timeline
+	a.health.BotRecords = func() []bot.Check {
+		var waiting, aside int
+		var where string
+		if tl != nil {
+			waiting = tl.Pending()
+			aside, where = tl.SetAside()
+		}
+		return commands.BotRecordsCheck(trail.AuditSpool(), waiting, aside, where)
+	}
 }

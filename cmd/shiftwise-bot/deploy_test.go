@@ -10,6 +10,7 @@ import (
 	"github.com/shiftwise/shiftwise-bot/integrations/docker"
 	"github.com/shiftwise/shiftwise-bot/integrations/docker/dockertest"
 	"github.com/shiftwise/shiftwise-bot/internal/store/storetest"
+	"github.com/shiftwise/shiftwise-bot/internal/testenv"
 )
 
 // approvalID finds "(A-xxxxxx" in a pending answer.
@@ -104,5 +105,42 @@ func TestRollbackSceneTwo(t *testing.T) {
 	}
 	if h := dockertest.HealthStatus(t, p.Service("web").Name); h != "healthy" {
 		t.Errorf("web after the rollback: %s", h)
+	}
+}
+
+// TestOneShotInvalidDeployAsksNobody: the issue's reproductions against
+// the demo project, through the real binary's wiring with approvals on: a
+// hostile service, a hostile image, an image the engine does not have and
+// a hostile rollback each exit 2 with one sentence, and no request is
+// recorded; a valid deploy still becomes a request (exit 3).
+func TestOneShotInvalidDeployAsksNobody(t *testing.T) {
+	env := map[string]string{
+		"SHIFTWISE_DATABASE_URL":    storetest.NewDatabase(t),
+		"SHIFTWISE_COMPOSE_PROJECT": testenv.Get("SHIFTWISE_TEST_COMPOSE_PROJECT"),
+		"DOCKER_HOST":               dockertest.Host(t),
+	}
+	image := testenv.Get("SHIFTWISE_TEST_APP_IMAGE")
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"deploy", "api;id", image}, `"api;id" is not a service name`},
+		{[]string{"deploy", "api", "x:latest;id"}, `"x:latest;id" is not an image reference`},
+		{[]string{"deploy", "api", "nonexistent/image:1"}, "nonexistent/image:1 is not on this host"},
+		{[]string{"rollback", "api;id"}, `"api;id" is not a service name`},
+		{[]string{"deploy", "nosuch", image}, `has no service "nosuch"`},
+	} {
+		code, out, stderr := runWith(env, "", append([]string{"-user", "oncall"}, c.args...)...)
+		if code != 2 || !strings.Contains(out, c.says) || strings.Contains(out, "(A-") {
+			t.Errorf("%q: exit %d; want 2 saying %q and no request\n%s%s", c.args, code, c.says, out, stderr)
+		}
+	}
+	code, out, _ := runWith(env, "", "-user", "oncall", "audit")
+	if code != 0 || strings.Contains(out, "pending") {
+		t.Errorf("audit after the refusals: exit %d\n%s", code, out)
+	}
+	code, out, stderr := runWith(env, "", "-user", "oncall", "deploy", "api", image)
+	if code != 3 || !strings.Contains(out, "Approval needed: deploy") {
+		t.Errorf("a valid deploy: exit %d\n%s%s", code, out, stderr)
 	}
 }

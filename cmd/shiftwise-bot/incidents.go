@@ -88,10 +88,10 @@ func (a *app) attachIncidentStore(st bot.Incidents, next bot.Auditor) bot.Audito
 	// A bot ending (one-shot runs too) writes what waits in the spool if
 	// the database answers by then; else the next start does.
 	a.closers = append(a.closers, func() {
-		if tl.Pending() == 0 {
+		if tl.Pending() == 0 || (a.lazy != nil && storeAtExit(a.lazy) == nil) {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), storeExitFlush)
 		defer cancel()
 		if _, err := tl.Flush(ctx); err != nil {
 			a.incidents.Log.WithFields(logrus.Fields{"error": err.Error(), "waiting": tl.Pending()}).Warn("spooled timeline entries stay in the spool for the next start")

@@ -20,7 +20,6 @@ import (
 	"os/signal"
 	"os/user"
 	"regexp"
-	"strings"
 	"syscall"
 	"time"
 
@@ -113,7 +112,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 	subject := "console:" + name
 	if len(oneShot) > 0 {
-		return console.RunOnce(ctx, app.engine, subject, joinArgs(oneShot), stdout)
+		// The shell has split the words: they go to the core as they are.
+		return console.RunOnce(ctx, app.engine, subject, oneShot, stdout)
 	}
 	// A bot that keeps running follows the containers' logs instead of
 	// re-reading them on every health check, and expires approval
@@ -162,20 +162,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitFailed
 	}
 	return exitOK
-}
-
-// joinArgs turns one-shot arguments back into a command line, quoting
-// words that need it, so `shiftwise-bot logs api --grep "a b"` parses as
-// typed.
-func joinArgs(args []string) string {
-	out := make([]string, len(args))
-	for i, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t\"'\\“”‘’") {
-			a = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(a) + `"`
-		}
-		out[i] = a
-	}
-	return strings.Join(out, " ")
 }
 
 func osUser(getenv func(string) string) string {
@@ -239,9 +225,17 @@ func (a *app) sweep(ctx context.Context) {
 	}()
 	a.closers = append(a.closers, func() { cancel(); <-done })
 	if a.trail != nil {
-		// Spooled audit entries are written once the database answers.
+		// Spooled audit entries are written once the database answers:
+		// at once when it first does.
 		tdone := make(chan struct{})
 		go func() { defer close(tdone); a.trail.Run(ctx) }()
+		go func() {
+			select {
+			case <-a.lazy.Ready():
+				a.trail.Kick()
+			case <-ctx.Done():
+			}
+		}()
 		a.closers = append(a.closers, func() { cancel(); <-tdone })
 	}
 }
@@ -249,13 +243,38 @@ func (a *app) sweep(ctx context.Context) {
 // extraCommands are added to the registry by tests only.
 var extraCommands []bot.Command
 
-// storeOpenTimeout bounds reaching the bot's database at start (and each
-// later attempt while it is down); storeRetry is the first pause between
-// attempts (doubling up to 16 times that).
+// storeOpenTimeout bounds each attempt to reach the bot's database (in
+// the background); storeRetry is the first pause between attempts
+// (doubling up to 16 times that). At exit, what waits in the spools is
+// written if the database has answered by storeExitGrace after the start
+// (a one-shot run does not wait longer for a database that accepts
+// connections and never answers), each flush within storeExitFlush.
 const (
 	storeOpenTimeout = 10 * time.Second
 	storeRetry       = 2 * time.Second
+	storeExitGrace   = 500 * time.Millisecond
+	storeExitFlush   = 2 * time.Second
 )
+
+// storeAtExit returns the bot's store for the flushes at exit, nil when
+// it is not there: at once when its first attempt has ended; else it waits
+// until storeExitGrace after the start, and beyond that (within the
+// attempt's own bound) only for a database that has answered something —
+// alive but slow, say applying its migrations — never for one that
+// accepts connections and says nothing.
+func storeAtExit(lazy *botstore.Lazy) *store.Store {
+	ctx, cancel := context.WithDeadline(context.Background(), lazy.Started().Add(storeExitGrace))
+	defer cancel()
+	if st := lazy.Wait(ctx); st != nil {
+		return st
+	}
+	select {
+	case <-lazy.Answered():
+		return lazy.Wait(context.Background())
+	default:
+		return nil
+	}
+}
 
 func (a *app) close() {
 	for i := len(a.closers) - 1; i >= 0; i-- {
@@ -316,8 +335,12 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		// The bot must keep working while its own database is down: until
 		// it answers (retried in the background), approvals say it is down,
 		// audit entries wait in the spool, read-only commands run.
+		// Nothing waits for it here: a database that accepts connections
+		// and never answers must not delay the start (a one-shot `health`
+		// does not need it at all); what needs the store waits for its
+		// first attempt within its own deadline (botstore.Lazy.Wait).
 		lazy = botstore.Connect(ctx, func(ctx context.Context) (*store.Store, error) { return store.Open(ctx, cfg.DatabaseURL) },
-			storeRetry, storeOpenTimeout, storeOpenTimeout, log, red.Redact, nil)
+			storeRetry, storeOpenTimeout, 0, log, red.Redact, nil)
 		a.closers = append(a.closers, lazy.Close)
 		if err := a.openTrail(cfg, lazy, log); err != nil {
 			a.close()
@@ -377,6 +400,7 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 			}
 		}
 	}
+	a.reportRecords()
 	a.engine, err = bot.NewEngine(opts)
 	if err != nil {
 		a.close()

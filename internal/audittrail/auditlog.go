@@ -5,14 +5,26 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/shiftwise/shiftwise-bot/commands"
 	"github.com/shiftwise/shiftwise-bot/internal/store"
 )
 
 var _ commands.AuditLog = (*Trail)(nil)
 
-func (t *Trail) store() (*store.Store, error) {
+// store returns the store to read the log from, after writing what waits
+// in the spool (within ctx), so that the log shows every entry made so far.
+func (t *Trail) store(ctx context.Context) (*store.Store, error) {
 	st := t.o.Store()
+	if st == nil && t.o.Wait != nil {
+		st = t.o.Wait(ctx)
+	}
+	if st != nil && t.Pending() > 0 {
+		if _, err := t.Flush(ctx); err != nil {
+			t.o.Log.WithFields(logrus.Fields{"error": err.Error(), "waiting": t.Pending()}).Warn("spooled audit entries not written before reading the log")
+		}
+	}
 	if st == nil {
 		n := t.Pending()
 		waiting := fmt.Sprintf("%d entries wait", n)
@@ -26,7 +38,7 @@ func (t *Trail) store() (*store.Store, error) {
 
 // AuditEntries implements commands.AuditLog.
 func (t *Trail) AuditEntries(ctx context.Context, q commands.AuditQuery) ([]commands.AuditRecord, error) {
-	st, err := t.store()
+	st, err := t.store(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +57,7 @@ func (t *Trail) AuditEntries(ctx context.Context, q commands.AuditQuery) ([]comm
 // VerifyAudit implements commands.AuditLog: the chain, against the digest
 // file when there is one. An unreadable digest file is a problem of its own.
 func (t *Trail) VerifyAudit(ctx context.Context) (commands.AuditReport, error) {
-	st, err := t.store()
+	st, err := t.store(ctx)
 	if err != nil {
 		return commands.AuditReport{}, err
 	}
@@ -66,8 +78,23 @@ func (t *Trail) VerifyAudit(ctx context.Context) (commands.AuditReport, error) {
 		r.Problems = append(r.Problems, fmt.Sprintf("the digest kept outside the database is unreadable: %v", derr))
 	}
 	r.Pending = t.Pending()
+	r.Spool = t.AuditSpool()
 	return r, nil
 }
 
-// AuditPending implements commands.AuditLog.
-func (t *Trail) AuditPending() int { return t.Pending() }
+// AuditSpool implements commands.AuditLog: what waits in the spool and
+// why — the database not answering, or what it said — and what was set
+// aside.
+func (t *Trail) AuditSpool() commands.AuditSpool {
+	sp := commands.AuditSpool{Pending: t.Pending()}
+	sp.SetAside, sp.SetAsideWhere = t.SetAside()
+	if sp.Pending == 0 {
+		return sp
+	}
+	if t.o.Store() == nil {
+		sp.Unreachable = true
+	} else if err := t.LastError(); err != nil {
+		sp.Reason = err.Error()
+	}
+	return sp
+}

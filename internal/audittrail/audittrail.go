@@ -26,6 +26,7 @@ import (
 
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/internal/spool"
+	"github.com/shiftwise/shiftwise-bot/internal/storable"
 	"github.com/shiftwise/shiftwise-bot/internal/store"
 )
 
@@ -45,6 +46,9 @@ type Notifier interface {
 type Options struct {
 	// Store returns the bot's store, nil while it is unreachable.
 	Store func() *store.Store
+	// Wait, when set, returns the store once it has answered, waiting at
+	// most until ctx ends (botstore.Lazy.Wait): what reads the log uses it.
+	Wait func(ctx context.Context) *store.Store
 	// Spool keeps entries the database did not take. Without one (the
 	// data directory is unusable) such entries are lost, and Append says so.
 	Spool *spool.Spool
@@ -74,6 +78,9 @@ type Trail struct {
 	head     store.Digest
 	notified store.Digest
 	failing  atomic.Bool // the last replay failed (for the log's sake)
+
+	lastMu  sync.Mutex
+	lastErr error // why entries wait: the last write or replay that failed; nil once one succeeds
 }
 
 var _ bot.Auditor = (*Trail)(nil)
@@ -117,52 +124,45 @@ type spooled struct {
 	Duration time.Duration `json:"duration_ns"`
 }
 
-// Append writes e to the database, or to the spool when the database is
-// unreachable or entries are already waiting there (so that the log keeps
-// their order). It fails only when neither took the entry.
+// Append makes e durable without waiting on the database: with a spool it
+// appends e there (fsynced) and kicks the replayer, which writes it to the
+// database in the background, in order and once (the spool record's ID is
+// its idempotency key). A database that is down, or accepts connections
+// and never answers, therefore never sits in the path of a reply. Without
+// a spool (the data directory is unusable) it writes to the database
+// directly, within Timeout. It fails only when nothing took the entry.
 func (t *Trail) Append(ctx context.Context, e bot.AuditEntry) error {
 	now := time.Now().UTC()
-	key := fmt.Sprintf("%s-%d", t.instance, t.seq.Add(1))
-	st := t.o.Store()
-	var dbErr error
-	if st != nil && t.Pending() == 0 {
-		wctx, cancel := context.WithTimeout(ctx, t.o.Timeout)
-		got, err := st.Append(wctx, toStore(e, key, time.Time{}))
-		cancel()
-		if err == nil {
-			t.noteHead(got)
-			return nil
-		}
-		dbErr = err
-	}
+	// Storable before the spool too: its JSON would turn invalid UTF-8
+	// into U+FFFD without a word.
+	e.Subject, e.Channel, e.Command, e.Args = storable.Text(e.Subject), storable.Text(e.Channel), storable.Text(e.Command), storable.Text(e.Args)
+	e.Decision, e.Approver, e.Result = storable.Text(e.Decision), storable.Text(e.Approver), storable.Text(e.Result)
 	if t.o.Spool == nil {
-		if dbErr == nil {
-			dbErr = bot.ErrStoreUnavailable
+		key := fmt.Sprintf("%s-%d", t.instance, t.seq.Add(1))
+		dbErr := error(bot.ErrStoreUnavailable)
+		if st := t.o.Store(); st != nil {
+			wctx, cancel := context.WithTimeout(ctx, t.o.Timeout)
+			got, err := st.Append(wctx, toStore(e, key, time.Time{}))
+			cancel()
+			if err == nil {
+				t.noteHead(got)
+				return nil
+			}
+			dbErr = err
 		}
 		return fmt.Errorf("audit entry: the database did not take it and there is no spool (SHIFTWISE_DATA_DIR): %w", dbErr)
 	}
-	// The record's own ID is the entry's key, unless a direct write was
-	// tried: it may have committed unseen, so the key it used stays.
-	if dbErr == nil {
-		key = ""
-	}
-	payload, err := json.Marshal(spooled{Key: key, At: now, Subject: e.Subject, Channel: e.Channel, Command: e.Command,
+	payload, err := json.Marshal(spooled{At: now, Subject: e.Subject, Channel: e.Channel, Command: e.Command,
 		Args: e.Args, Decision: e.Decision, Approver: e.Approver, Result: e.Result, Duration: e.Duration})
 	if err != nil {
 		return fmt.Errorf("audit entry: encode for the spool: %w", err)
 	}
 	r, err := t.o.Spool.Append(SpoolKind, payload)
 	if err != nil {
-		if dbErr != nil {
-			return fmt.Errorf("audit entry: the database did not take it (%v) and neither did the spool: %w", dbErr, err)
-		}
-		return fmt.Errorf("audit entry: the database is unreachable and the spool did not take it: %w", err)
+		return fmt.Errorf("audit entry: the spool did not take it: %w", err)
 	}
-	log := t.o.Log.WithFields(logrus.Fields{"spool_id": r.ID, "waiting": t.o.Spool.Len()})
-	if dbErr != nil {
-		log = log.WithField("error", dbErr.Error())
-	}
-	log.Warn("audit entry spooled: the bot's database is unreachable or entries are waiting; it is written when the database answers")
+	t.o.Log.WithFields(logrus.Fields{"spool_id": r.ID, "waiting": t.o.Spool.Len()}).
+		Debug("audit entry spooled; the replayer writes it to the bot's database")
 	t.Kick()
 	return nil
 }
@@ -179,6 +179,30 @@ func (t *Trail) Kick() {
 	case t.kick <- struct{}{}:
 	default:
 	}
+}
+
+// noteErr keeps why entries wait (nil: the last write went through).
+func (t *Trail) noteErr(err error) {
+	t.lastMu.Lock()
+	t.lastErr = err
+	t.lastMu.Unlock()
+}
+
+// LastError is why entries wait in the spool: the error of the last write
+// or replay that failed, nil when the last one went through.
+func (t *Trail) LastError() error {
+	t.lastMu.Lock()
+	defer t.lastMu.Unlock()
+	return t.lastErr
+}
+
+// SetAside returns how many entries the database refused for good, and
+// the file beside the spool that keeps them ("" without a spool).
+func (t *Trail) SetAside() (int, string) {
+	if t.o.Spool == nil {
+		return 0, ""
+	}
+	return t.o.Spool.SetAsideCount(), t.o.Spool.SetAsidePath()
 }
 
 // Pending returns how many entries wait in the spool.
@@ -199,21 +223,33 @@ func (t *Trail) Flush(ctx context.Context) (int, error) {
 	if st == nil {
 		return 0, bot.ErrStoreUnavailable
 	}
-	return t.o.Spool.Replay(ctx, t.deliver(st))
+	n, err := t.o.Spool.Replay(ctx, t.deliver(st))
+	if ctx.Err() == nil {
+		t.noteErr(err)
+	}
+	return n, err
 }
 
 // deliver returns the function that writes one spool record to st, with
-// the record's key as the entry's idempotency key.
+// the record's key as the entry's idempotency key. A record that can never
+// be written — not an audit entry, unreadable, or refused by the database
+// for good (storable.ErrRefused) — is set aside (spool.SetAside), so that
+// the entries behind it are written; a database that does not answer
+// stops the replay, to be tried again.
 func (t *Trail) deliver(st *store.Store) func(ctx context.Context, r spool.Record) error {
 	return func(ctx context.Context, r spool.Record) error {
+		aside := func(err error) error {
+			t.o.Log.WithFields(logrus.Fields{"spool_id": r.ID, "set_aside": t.o.Spool.SetAsidePath(), "error": err.Error()}).
+				Error("AUDIT ENTRY SET ASIDE: the bot's database refuses it for good; the entries after it are written. It is kept in the set-aside file for an operator")
+			return spool.SetAside(err)
+		}
 		if r.Kind != SpoolKind {
-			// Not ours: a spool is shared only by agreement. Keep order by
-			// refusing rather than skipping.
-			return fmt.Errorf("audit replay: spool record %s is of kind %q", r.ID, r.Kind)
+			// Not ours: a spool is shared only by agreement.
+			return aside(fmt.Errorf("audit replay: spool record %s is of kind %q", r.ID, r.Kind))
 		}
 		var s spooled
 		if err := json.Unmarshal(r.Payload, &s); err != nil {
-			return fmt.Errorf("audit replay: spool record %s: %w", r.ID, err)
+			return aside(fmt.Errorf("audit replay: spool record %s is unreadable: %w", r.ID, err))
 		}
 		key := s.Key
 		if key == "" {
@@ -223,6 +259,9 @@ func (t *Trail) deliver(st *store.Store) func(ctx context.Context, r spool.Recor
 		defer cancel()
 		got, err := st.Append(wctx, toStore(bot.AuditEntry{Subject: s.Subject, Channel: s.Channel, Command: s.Command,
 			Args: s.Args, Decision: s.Decision, Approver: s.Approver, Result: s.Result, Duration: s.Duration}, key, s.At))
+		if storable.Refused(err) {
+			return aside(fmt.Errorf("audit replay: spool record %s: %w", r.ID, err))
+		}
 		if err != nil {
 			return fmt.Errorf("audit replay: %w", err)
 		}
@@ -269,8 +308,12 @@ func (t *Trail) replay(ctx context.Context) {
 			log.Debug("spooled audit entries still not written")
 		}
 	case n > 0:
-		t.failing.Store(false)
-		t.o.Log.WithField("written", n).Warn("spooled audit entries written to the bot's database")
+		log := t.o.Log.WithField("written", n)
+		if t.failing.Swap(false) {
+			log.Warn("spooled audit entries written to the bot's database")
+		} else {
+			log.Debug("audit entries written to the bot's database")
+		}
 	}
 }
 

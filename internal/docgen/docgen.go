@@ -150,7 +150,12 @@ func Render(cmds []*bot.Command) ([]byte, error) {
 				if f.Usage != "" {
 					w(": %s", prose(f.Usage))
 				}
-				if f.Default != "" {
+				switch r := f.Range(); {
+				case r != "" && f.Default != "":
+					w(" (%s; default `%s`)", r, code(f.Default))
+				case r != "":
+					w(" (%s)", r)
+				case f.Default != "":
 					w(" (default `%s`)", code(f.Default))
 				}
 				w("\n")

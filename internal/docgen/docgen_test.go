@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/internal/redact"
@@ -44,7 +45,7 @@ func fakeCommands(t *testing.T) []bot.Command {
 	level := map[string]bot.Level{"a": bot.Level1, "b": bot.Level2}
 	return []bot.Command{
 		{Name: "look", Summary: "read something", Help: "Reads `x` and <y>.", Level: bot.Level1, Run: never,
-			Flags: []bot.Flag{{Name: "since", Kind: bot.FlagDuration, Default: "24h", Usage: "how far back"}}, Usage: "[--since 24h]"},
+			Flags: []bot.Flag{{Name: "since", Kind: bot.FlagDuration, Default: "24h", Usage: "how far back", MinDuration: time.Second, MaxDuration: 90 * 24 * time.Hour}}, Usage: "[--since 24h]"},
 		{Name: "open", Summary: "anyone", Level: bot.LevelNone, Run: never},
 		{Name: "fix", Summary: "change", Level: bot.Level2, Approval: true, Risk: bot.Changes, Run: never, Preview: never, Pin: neverPin},
 		{Name: "wipe all", Summary: "destroy", Level: bot.Level3, Approval: true, Risk: bot.Destructive, Run: never},
@@ -89,7 +90,7 @@ func TestRenderMatrixIsTheEnginesAnswers(t *testing.T) {
 		"| [`wipe all`](#wipe-all) | Level 3 | yes | destructive |",
 		"| [`approve <request id>`](#approve) | anyone | no | read-only |",
 		"\n### look\n\nread something\n\nReads `x` and &lt;y&gt;.\n\n- Usage: `look [--since 24h]`\n- Default level: Level 1 (Operations)\n",
-		"  - `--since` DURATION: how far back (default `24h`)\n",
+		"  - `--since` DURATION: how far back (1s to 90d; default `24h`)\n",
 		"  - `svc b`: Level 2 (Development)\n",
 		"- Policy object: `svc:<arg1>` (the policy decides on each target it acts on)\n",
 		"- Policy object: `deploy:<arg1>`\n",

@@ -16,6 +16,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +41,11 @@ type Store struct {
 	lastSweep atomic.Int64 // unix nanoseconds of the last deliveries sweep
 }
 
+// ErrNotAnswering is wrapped by Open's error when the database did not
+// answer in time: it accepts connections and never answers (hung), or
+// its address swallows them, rather than refusing them.
+var ErrNotAnswering = errors.New("the bot database did not answer in time")
+
 // openError is an error of Open whose message was stripped of secrets. It
 // wraps only one of this package's sentinels (never a driver error, whose
 // value may keep the raw connection string), so that errors.Is still works.
@@ -58,6 +65,16 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if answered, ok := ctx.Value(answeredKey{}).(func()); ok && answered != nil {
+		dial := cfg.ConnConfig.DialFunc
+		cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &answerConn{Conn: c, answered: answered}, nil
+		}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, &redact.SafeError{Msg: fmt.Sprintf("open bot database pool for %s: %s",
@@ -67,8 +84,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err := s.Migrate(ctx); err != nil {
 		pool.Close()
 		var kind error
-		if errors.Is(err, ErrSchemaTooNew) {
+		var ne net.Error
+		switch {
+		case errors.Is(err, ErrSchemaTooNew):
 			kind = ErrSchemaTooNew
+		case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+			kind = ErrNotAnswering
 		}
 		return nil, &openError{
 			msg:  fmt.Sprintf("open bot database %s: %s", redact.URL(url), redact.Scrub(err.Error(), url)),
@@ -76,6 +97,31 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+type answeredKey struct{}
+
+// WithAnswered returns ctx carrying f, which Open (given that ctx) calls
+// when the database first sends a byte on a connection: it is alive,
+// answering, if perhaps slowly (migrating), as opposed to accepting
+// connections and never answering.
+func WithAnswered(ctx context.Context, f func()) context.Context {
+	return context.WithValue(ctx, answeredKey{}, f)
+}
+
+// answerConn calls answered on the first byte read.
+type answerConn struct {
+	net.Conn
+	answered func()
+	once     sync.Once
+}
+
+func (c *answerConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.once.Do(c.answered)
+	}
+	return n, err
 }
 
 // Close closes the pool's connections.

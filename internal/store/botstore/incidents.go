@@ -125,7 +125,18 @@ type LazyIncidents struct{ L *Lazy }
 
 var _ bot.Incidents = LazyIncidents{}
 
-func (l LazyIncidents) s() (Incidents, error) {
+// s waits for the first attempt to reach the store within ctx (see
+// Lazy.Wait); now, which AppendTimelineAt uses, never waits: a timeline
+// entry has the spool to go to.
+func (l LazyIncidents) s(ctx context.Context) (Incidents, error) {
+	st := l.L.Wait(ctx)
+	if st == nil {
+		return Incidents{}, l.L.unavailable()
+	}
+	return Incidents{S: st}, nil
+}
+
+func (l LazyIncidents) now() (Incidents, error) {
 	st := l.L.Store()
 	if st == nil {
 		return Incidents{}, fmt.Errorf("%w (still retrying)", bot.ErrStoreUnavailable)
@@ -135,7 +146,7 @@ func (l LazyIncidents) s() (Incidents, error) {
 
 // ReserveIncident implements bot.Incidents.
 func (l LazyIncidents) ReserveIncident(ctx context.Context, i bot.Incident) (bot.Incident, error) {
-	s, err := l.s()
+	s, err := l.s(ctx)
 	if err != nil {
 		return bot.Incident{}, err
 	}
@@ -144,7 +155,7 @@ func (l LazyIncidents) ReserveIncident(ctx context.Context, i bot.Incident) (bot
 
 // ActivateIncident implements bot.Incidents.
 func (l LazyIncidents) ActivateIncident(ctx context.Context, id int64, channel, thread, link string) (bot.Incident, error) {
-	s, err := l.s()
+	s, err := l.s(ctx)
 	if err != nil {
 		return bot.Incident{}, err
 	}
@@ -153,7 +164,7 @@ func (l LazyIncidents) ActivateIncident(ctx context.Context, id int64, channel, 
 
 // DropIncident implements bot.Incidents.
 func (l LazyIncidents) DropIncident(ctx context.Context, id int64) error {
-	s, err := l.s()
+	s, err := l.s(ctx)
 	if err != nil {
 		return err
 	}
@@ -162,7 +173,7 @@ func (l LazyIncidents) DropIncident(ctx context.Context, id int64) error {
 
 // IncidentByID implements bot.Incidents.
 func (l LazyIncidents) IncidentByID(ctx context.Context, id int64) (bot.Incident, error) {
-	s, err := l.s()
+	s, err := l.s(ctx)
 	if err != nil {
 		return bot.Incident{}, err
 	}
@@ -171,7 +182,7 @@ func (l LazyIncidents) IncidentByID(ctx context.Context, id int64) (bot.Incident
 
 // OpenIncidentAt implements bot.Incidents.
 func (l LazyIncidents) OpenIncidentAt(ctx context.Context, channel, thread string) (bot.Incident, error) {
-	s, err := l.s()
+	s, err := l.s(ctx)
 	if err != nil {
 		return bot.Incident{}, err
 	}
@@ -180,7 +191,7 @@ func (l LazyIncidents) OpenIncidentAt(ctx context.Context, channel, thread strin
 
 // OpenIncidents implements bot.Incidents.
 func (l LazyIncidents) OpenIncidents(ctx context.Context) ([]bot.Incident, error) {
-	s, err := l.s()
+	s, err := l.s(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +200,7 @@ func (l LazyIncidents) OpenIncidents(ctx context.Context) ([]bot.Incident, error
 
 // SetCommander implements bot.Incidents.
 func (l LazyIncidents) SetCommander(ctx context.Context, id int64, who string) (bot.Incident, error) {
-	s, err := l.s()
+	s, err := l.s(ctx)
 	if err != nil {
 		return bot.Incident{}, err
 	}
@@ -198,7 +209,7 @@ func (l LazyIncidents) SetCommander(ctx context.Context, id int64, who string) (
 
 // SetSeverity implements bot.Incidents.
 func (l LazyIncidents) SetSeverity(ctx context.Context, id int64, sev int) (bot.Incident, error) {
-	s, err := l.s()
+	s, err := l.s(ctx)
 	if err != nil {
 		return bot.Incident{}, err
 	}
@@ -207,7 +218,7 @@ func (l LazyIncidents) SetSeverity(ctx context.Context, id int64, sev int) (bot.
 
 // ResolveIncident implements bot.Incidents.
 func (l LazyIncidents) ResolveIncident(ctx context.Context, id int64, summary string, at time.Time) (bot.Incident, error) {
-	s, err := l.s()
+	s, err := l.s(ctx)
 	if err != nil {
 		return bot.Incident{}, err
 	}
@@ -216,7 +227,7 @@ func (l LazyIncidents) ResolveIncident(ctx context.Context, id int64, summary st
 
 // AppendTimelineAt implements bot.Incidents.
 func (l LazyIncidents) AppendTimelineAt(ctx context.Context, channel, thread string, e bot.TimelineEntry) (int64, bool, error) {
-	s, err := l.s()
+	s, err := l.now()
 	if err != nil {
 		return 0, false, err
 	}
@@ -225,7 +236,7 @@ func (l LazyIncidents) AppendTimelineAt(ctx context.Context, channel, thread str
 
 // Timeline implements bot.Incidents.
 func (l LazyIncidents) Timeline(ctx context.Context, id int64, offset, limit int) ([]bot.TimelineEntry, int, error) {
-	s, err := l.s()
+	s, err := l.s(ctx)
 	if err != nil {
 		return nil, 0, err
 	}

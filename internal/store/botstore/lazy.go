@@ -2,6 +2,7 @@ package botstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -24,20 +25,31 @@ type Lazy struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	ready  chan struct{} // closed once connected
-	once   sync.Once
+	first  chan struct{} // closed once the first attempt has ended
+	start  time.Time     // when Connect began
+	hung   atomic.Bool   // the last attempt ran out of time (not refused)
+	// answered is closed when the database first sent a byte (it is
+	// alive, perhaps slow), when open passes its context to store.Open.
+	answered     chan struct{}
+	answeredOnce sync.Once
+	once         sync.Once
 }
 
 // Connect starts connecting to url in the background, retrying every
 // retry (doubling up to 16 times that) until it succeeds or ctx ends. It
-// waits up to wait for the first attempt, so that a database that is up
-// is in use when Connect returns. open opens the store (store.Open in
-// production); onUp, when set, is called once connected. Failures are
-// logged with redact applied to the error text.
+// waits up to wait for the first attempt (the bot passes 0: a database
+// that accepts connections and never answers must not hold up the start;
+// the calls that need the store wait for the first attempt themselves,
+// each within its own deadline — see Wait). open opens the store
+// (store.Open in production); onUp, when set, is called once connected.
+// Failures are logged with redact applied to the error text.
 func Connect(ctx context.Context, open func(context.Context) (*store.Store, error), retry, attempt, wait time.Duration,
 	log logrus.FieldLogger, redact func(string) string, onUp func(*store.Store)) *Lazy {
 	ctx, cancel := context.WithCancel(ctx)
-	l := &Lazy{cancel: cancel, done: make(chan struct{}), ready: make(chan struct{})}
-	first := make(chan struct{})
+	l := &Lazy{cancel: cancel, done: make(chan struct{}), ready: make(chan struct{}), first: make(chan struct{}), start: time.Now(),
+		answered: make(chan struct{})}
+	ctx = store.WithAnswered(ctx, func() { l.answeredOnce.Do(func() { close(l.answered) }) })
+	first := l.first
 	go func() {
 		defer close(l.done)
 		delay := retry
@@ -45,12 +57,16 @@ func Connect(ctx context.Context, open func(context.Context) (*store.Store, erro
 			actx, acancel := context.WithTimeout(ctx, attempt)
 			st, err := open(actx)
 			acancel()
+			if err == nil {
+				l.st.Store(st)
+				l.once.Do(func() { close(l.ready) })
+			} else {
+				l.hung.Store(errors.Is(err, store.ErrNotAnswering) || errors.Is(err, context.DeadlineExceeded))
+			}
 			if n == 0 {
 				close(first)
 			}
 			if err == nil {
-				l.st.Store(st)
-				l.once.Do(func() { close(l.ready) })
 				if n > 0 {
 					log.WithField("attempts", n+1).Warn("the bot's database answers again: approvals and audit are back on")
 				}
@@ -92,6 +108,46 @@ func (l *Lazy) Store() *store.Store { return l.st.Load() }
 // Ready is closed once the store is connected.
 func (l *Lazy) Ready() <-chan struct{} { return l.ready }
 
+// Answered is closed once the database has sent anything at all: it is
+// alive, even if its first attempt is still going (a first start applying
+// migrations), unlike a database that accepts connections and never
+// answers.
+func (l *Lazy) Answered() <-chan struct{} { return l.answered }
+
+// Started is when Connect began the first attempt.
+func (l *Lazy) Started() time.Time { return l.start }
+
+// Wait returns the store once the first attempt to reach it has ended,
+// waiting for that at most until ctx ends; nil when the database has not
+// answered (yet). It never waits for a retry: once the first attempt
+// failed, the database is known to be down and Wait answers at once.
+func (l *Lazy) Wait(ctx context.Context) *store.Store {
+	if st := l.st.Load(); st != nil {
+		return st
+	}
+	select {
+	case <-l.first:
+	case <-l.ready:
+	case <-ctx.Done():
+	}
+	return l.st.Load()
+}
+
+// unavailable says why the store is not there: not answering (still
+// being reached for the first time when the caller's deadline came, or
+// the last attempt ran out of time: it accepts connections and never
+// answers), or down (it refused).
+func (l *Lazy) unavailable() error {
+	select {
+	case <-l.first:
+		if !l.hung.Load() {
+			return fmt.Errorf("%w (still retrying)", bot.ErrStoreUnavailable)
+		}
+	default:
+	}
+	return fmt.Errorf("%w: %w (still trying)", bot.ErrStoreUnavailable, bot.ErrStoreNotAnswering)
+}
+
 // Close stops retrying and closes the store if it was connected.
 func (l *Lazy) Close() {
 	l.cancel()
@@ -101,10 +157,11 @@ func (l *Lazy) Close() {
 	}
 }
 
-func (l *Lazy) approvals() (Approvals, error) {
-	st := l.st.Load()
+// approvals waits for the first attempt within ctx (see Wait).
+func (l *Lazy) approvals(ctx context.Context) (Approvals, error) {
+	st := l.Wait(ctx)
 	if st == nil {
-		return Approvals{}, fmt.Errorf("%w (still retrying)", bot.ErrStoreUnavailable)
+		return Approvals{}, l.unavailable()
 	}
 	return Approvals{S: st}, nil
 }
@@ -116,7 +173,7 @@ var _ bot.Approvals = LazyApprovals{}
 
 // Create implements bot.Approvals.
 func (a LazyApprovals) Create(ctx context.Context, r bot.Approval, ttl time.Duration) (bot.Approval, error) {
-	s, err := a.L.approvals()
+	s, err := a.L.approvals(ctx)
 	if err != nil {
 		return bot.Approval{}, err
 	}
@@ -125,7 +182,7 @@ func (a LazyApprovals) Create(ctx context.Context, r bot.Approval, ttl time.Dura
 
 // Decide implements bot.Approvals.
 func (a LazyApprovals) Decide(ctx context.Context, id, approver string, approve bool, now time.Time) (bot.Approval, error) {
-	s, err := a.L.approvals()
+	s, err := a.L.approvals(ctx)
 	if err != nil {
 		return bot.Approval{}, err
 	}
@@ -134,7 +191,7 @@ func (a LazyApprovals) Decide(ctx context.Context, id, approver string, approve 
 
 // Withdraw implements bot.Approvals.
 func (a LazyApprovals) Withdraw(ctx context.Context, id, requester string, now time.Time) (bot.Approval, error) {
-	s, err := a.L.approvals()
+	s, err := a.L.approvals(ctx)
 	if err != nil {
 		return bot.Approval{}, err
 	}
@@ -143,7 +200,7 @@ func (a LazyApprovals) Withdraw(ctx context.Context, id, requester string, now t
 
 // MarkExecuted implements bot.Approvals.
 func (a LazyApprovals) MarkExecuted(ctx context.Context, id, result string, ok bool) error {
-	s, err := a.L.approvals()
+	s, err := a.L.approvals(ctx)
 	if err != nil {
 		return err
 	}
@@ -153,7 +210,7 @@ func (a LazyApprovals) MarkExecuted(ctx context.Context, id, result string, ok b
 // Expire implements bot.Approvals. Nothing can expire while the database
 // is down (no request could be made either): it returns none.
 func (a LazyApprovals) Expire(ctx context.Context, now time.Time) ([]bot.Approval, error) {
-	s, err := a.L.approvals()
+	s, err := a.L.approvals(ctx)
 	if err != nil {
 		return nil, nil
 	}
@@ -162,7 +219,7 @@ func (a LazyApprovals) Expire(ctx context.Context, now time.Time) ([]bot.Approva
 
 // Get implements bot.Approvals.
 func (a LazyApprovals) Get(ctx context.Context, id string) (bot.Approval, error) {
-	s, err := a.L.approvals()
+	s, err := a.L.approvals(ctx)
 	if err != nil {
 		return bot.Approval{}, err
 	}
@@ -171,7 +228,7 @@ func (a LazyApprovals) Get(ctx context.Context, id string) (bot.Approval, error)
 
 // SetMessage implements bot.Approvals.
 func (a LazyApprovals) SetMessage(ctx context.Context, id, channel, messageTS, threadTS string) error {
-	s, err := a.L.approvals()
+	s, err := a.L.approvals(ctx)
 	if err != nil {
 		return err
 	}
