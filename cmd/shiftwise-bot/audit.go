@@ -7,6 +7,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/shiftwise/shiftwise-bot/bot"
+	"github.com/shiftwise/shiftwise-bot/commands"
 	"github.com/shiftwise/shiftwise-bot/internal/audittrail"
 	"github.com/shiftwise/shiftwise-bot/internal/spool"
 	"github.com/shiftwise/shiftwise-bot/internal/store/botstore"
@@ -67,4 +68,22 @@ func (a *Main) openTrail(cfg config, lazy *botstore.Lazy, log logrus.FieldLogger
 		}
 	}
 	return nil
+}
+
+// reportRecords has `health` say when the bot's own records wait in its
+// spools or were set aside, refused for good by its database.
+func (a *Main) reportRecords() {
+	if a.trail == nil || a.Health == nil {
+		return
+	}
+	trail, tl := a.trail, a.timeline
+	a.Health.BotRecords = func() []bot.Check {
+		var waiting, aside int
+		var where string
+		if tl != nil {
+			waiting = tl.Pending()
+			aside, where = tl.SetAside()
+		}
+		return commands.BotRecordsCheck(trail.AuditSpool(), waiting, aside, where)
+	}
 }

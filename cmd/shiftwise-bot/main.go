@@ -554,6 +554,7 @@ func (m *Main) openState(ctx context.Context) error {
 	m.openTimelineSpool(cfg, log)
 	m.auditor = m.attachIncidentStore(botstore.LazyIncidents{L: lazy}, m.trail)
 	m.approvals, m.deliveries = botstore.LazyApprovals{L: lazy}, botstore.LazyDeliveries{L: lazy}
+	m.reportRecords()
 	return nil
 }
 
