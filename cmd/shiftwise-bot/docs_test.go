@@ -3,18 +3,13 @@ package main
 //go:generate go test -run=TestCommandsReference -count=1 . -update-docs
 
 import (
-	"context"
 	"flag"
-	"io"
 	"os"
 	"strings"
 	"testing"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/internal/docgen"
-	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
 var updateDocs = flag.Bool("update-docs", false, "rewrite docs/commands.md from the registry ("+docgen.Regenerate+")")
@@ -40,24 +35,9 @@ func docsEnv(dataDir string) map[string]string {
 // commands, and returns it.
 func wiredCommands(t *testing.T) []*bot.Command {
 	t.Helper()
-	env := docsEnv(t.TempDir())
-	cfg, err := loadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := logrus.New()
-	log.Out = io.Discard
-	saved := extraCommands
-	extraCommands = nil // test-only commands never reach the reference
-	defer func() { extraCommands = saved }()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	a, err := wire(ctx, cfg, redact.New(cfg.secrets()...), log)
-	if err != nil {
-		t.Fatalf("wire without live services: %v", err)
-	}
-	t.Cleanup(a.close)
-	return a.engine.Registry().Commands()
+	// Test-only commands never reach the reference: none are added.
+	m := openMain(t, t.Context(), docsEnv(t.TempDir()))
+	return m.Engine.Registry().Commands()
 }
 
 // TestCommandsReference fails when docs/commands.md is not what the
