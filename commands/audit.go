@@ -50,6 +50,23 @@ type AuditReport struct {
 	Uncovered int64
 	// Pending counts entries waiting in the local spool for the database.
 	Pending int
+	// Spool says why they wait, and what was set aside.
+	Spool AuditSpool
+}
+
+// AuditSpool is the state of the audit trail's local spool.
+type AuditSpool struct {
+	Pending int // entries waiting to be written to the database
+	// Unreachable: the bot's database has not answered at all. Else
+	// Reason is what its last attempt to take them said ("" when it
+	// answers and they are being written).
+	Unreachable bool
+	Reason      string
+	// SetAside counts entries the database refused for good (a data
+	// error, not an outage): kept in SetAsideWhere for an operator, the
+	// entries after them written.
+	SetAside      int
+	SetAsideWhere string
 }
 
 // AuditLog is the bot's audit log as the audit commands need it
@@ -57,7 +74,7 @@ type AuditReport struct {
 type AuditLog interface {
 	AuditEntries(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
 	VerifyAudit(ctx context.Context) (AuditReport, error)
-	AuditPending() int
+	AuditSpool() AuditSpool
 }
 
 // Limits of `audit`.
@@ -83,7 +100,7 @@ func (noAuditLog) AuditEntries(context.Context, AuditQuery) ([]AuditRecord, erro
 func (noAuditLog) VerifyAudit(context.Context) (AuditReport, error) {
 	return AuditReport{}, errNoAuditDB
 }
-func (noAuditLog) AuditPending() int { return 0 }
+func (noAuditLog) AuditSpool() AuditSpool { return AuditSpool{} }
 
 // Audit returns `audit` (Level 1): recent audit entries, newest first,
 // with --user, --since, --limit and --before for the next page.
@@ -116,7 +133,7 @@ func Audit(log AuditLog) bot.Command {
 			if err != nil {
 				return bot.Message{}, fmt.Errorf("reading the audit log: %w", err)
 			}
-			return auditMessage(q, recs, log.AuditPending()), nil
+			return auditMessage(q, recs, log.AuditSpool()), nil
 		},
 	}
 }
@@ -140,7 +157,7 @@ func auditQuery(a bot.Args, now time.Time) (AuditQuery, error) {
 	return q, nil
 }
 
-func auditMessage(q AuditQuery, recs []AuditRecord, pending int) bot.Message {
+func auditMessage(q AuditQuery, recs []AuditRecord, sp AuditSpool) bot.Message {
 	title := "Audit log"
 	if q.Subject != "" {
 		title += " — " + q.Subject
@@ -156,7 +173,10 @@ func auditMessage(q AuditQuery, recs []AuditRecord, pending int) bot.Message {
 			when := r.At
 			mark := ""
 			if !r.Occurred.IsZero() {
-				when, mark = r.Occurred, "*"
+				when = r.Occurred
+				if waited(r) {
+					mark = "*"
+				}
 			}
 			approver := r.Approver
 			if approver == "" {
@@ -177,17 +197,48 @@ func auditMessage(q AuditQuery, recs []AuditRecord, pending int) bot.Message {
 			m.Text += fmt.Sprintf(" Older entries: `%s`.", next)
 		}
 		for _, r := range recs {
-			if !r.Occurred.IsZero() {
-				m.Text += " * when it happened; the entry waited in the local spool while the bot's database was down."
+			if waited(r) {
+				m.Text += " * when it happened; the entry joined the log later (it waited in the local spool for the bot's database)."
 				break
 			}
 		}
 	}
-	if pending > 0 {
-		m.Status = bot.StatusWarn
-		m.Text += fmt.Sprintf(" %s in the local spool: the bot's database did not answer, and they are written when it does.", entriesWait(pending, "newer "))
+	if t := SpoolText(sp, "newer "); t != "" {
+		if sp.Unreachable || sp.Reason != "" || sp.SetAside > 0 {
+			m.Status = bot.StatusWarn
+		}
+		m.Text += " " + t
 	}
 	return m
+}
+
+// SpoolText says, truthfully, why audit entries wait in the local spool
+// and which were set aside ("" when neither).
+func SpoolText(sp AuditSpool, adj string) string {
+	var parts []string
+	switch {
+	case sp.Pending == 0:
+	case sp.Unreachable:
+		parts = append(parts, fmt.Sprintf("%s in the local spool: the bot's database does not answer, and they are written when it does.", entriesWait(sp.Pending, adj)))
+	case sp.Reason != "":
+		parts = append(parts, fmt.Sprintf("%s in the local spool: the bot's database did not take them (%s); the bot keeps trying.", entriesWait(sp.Pending, adj), oneLine(clipCell(sp.Reason, 200))))
+	default:
+		parts = append(parts, fmt.Sprintf("%s in the local spool; the bot's database answers and they are being written now.", entriesWait(sp.Pending, adj)))
+	}
+	if sp.SetAside > 0 {
+		n := fmt.Sprintf("%d entries were", sp.SetAside)
+		if sp.SetAside == 1 {
+			n = "1 entry was"
+		}
+		parts = append(parts, fmt.Sprintf("%s SET ASIDE: the bot's database refused them for good (a data error, not an outage). They are kept in %s for an operator; the entries after them were written.", n, sp.SetAsideWhere))
+	}
+	return strings.Join(parts, " ")
+}
+
+// waited: every entry passes through the local spool; one that joined the
+// log more than a second after it happened is marked.
+func waited(r AuditRecord) bool {
+	return !r.Occurred.IsZero() && r.At.Sub(r.Occurred) > time.Second
 }
 
 // sinceFlag renders the window back as a --since value that keeps (about)
@@ -278,5 +329,38 @@ func verifyMessage(r AuditReport) bot.Message {
 	if r.Pending > 0 {
 		m.Text += fmt.Sprintf(" %s in the local spool, not in the log yet.", entriesWait(r.Pending, ""))
 	}
+	if r.Spool.SetAside > 0 {
+		m.Status = bot.Worst(m.Status, bot.StatusWarn)
+		m.Text += " " + SpoolText(AuditSpool{SetAside: r.Spool.SetAside, SetAsideWhere: r.Spool.SetAsideWhere}, "")
+	}
 	return m
+}
+
+// BotRecordsCheck is the `health` line about the bot's own records: audit
+// entries the database did not take yet, timeline entries waiting in the
+// local spool, and entries the bot's database refused for good and that
+// were set aside (WARN: an operator should read them). None when there is
+// nothing to say.
+func BotRecordsCheck(audit AuditSpool, timelineWaiting, timelineAside int, timelineWhere string) []bot.Check {
+	var parts []string
+	// Entries pass through the audit spool on their way to the database:
+	// only those held up by it are worth a line.
+	if audit.Pending > 0 && (audit.Unreachable || audit.Reason != "") {
+		parts = append(parts, fmt.Sprintf("%s in the audit spool: the bot's database did not take them", entriesWait(audit.Pending, "")))
+	}
+	if timelineWaiting > 0 {
+		parts = append(parts, fmt.Sprintf("%s in the timeline spool", entriesWait(timelineWaiting, "")))
+	}
+	if audit.SetAside > 0 {
+		parts = append(parts, fmt.Sprintf("%d audit entries SET ASIDE, refused for good by the bot's database (%s)", audit.SetAside, audit.SetAsideWhere))
+	}
+	if timelineAside > 0 {
+		parts = append(parts, fmt.Sprintf("%d timeline entries SET ASIDE, refused for good by the bot's database (%s)", timelineAside, timelineWhere))
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	c := bot.Check{Name: "bot's own records", Status: bot.StatusWarn, Value: strings.Join(parts, "; "),
+		Threshold: "nothing set aside; spools drain while the bot's database answers"}
+	return []bot.Check{c}
 }

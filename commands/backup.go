@@ -136,16 +136,18 @@ func (b *Backups) create(ctx context.Context, prefix string) (backups.Backup, er
 	}
 	start := b.now()
 	stamp := start.Format("20060102_150405")
-	tmp, err := os.CreateTemp(b.Dir, "."+prefix+"_"+stamp+".sql.*.tmp")
+	// The temporary file is locked while it is open: cleanup and prune
+	// leave it alone until then, and remove it if this process is killed.
+	tmp, err := backups.CreateTemp(b.Dir, prefix, stamp)
 	if err != nil {
 		return backups.Backup{}, fmt.Errorf("backup: write in %s: %w", b.Dir, err)
 	}
 	keep := false
 	defer func() {
 		if !keep {
-			tmp.Close()
 			os.Remove(tmp.Name())
 		}
+		tmp.Close() // after the removal: the lock is held until then
 	}()
 	bw := bufio.NewWriterSize(tmp, 256<<10)
 	w := &bkProgressWriter{w: bw}
@@ -170,9 +172,6 @@ func (b *Backups) create(ctx context.Context, prefix string) (backups.Backup, er
 	}
 	if err := tmp.Sync(); err != nil {
 		return backups.Backup{}, fmt.Errorf("backup: fsync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return backups.Backup{}, fmt.Errorf("backup: close %s: %w", tmp.Name(), err)
 	}
 	if err := backups.Inspect(backups.Backup{Path: tmp.Name()}); err != nil {
 		return backups.Backup{}, fmt.Errorf("pg_dump's output is not a complete dump (%v); no backup written", err)
@@ -556,32 +555,246 @@ func (b *Backups) swap(ctx context.Context, db, staging, old string) error {
 	return nil
 }
 
-// Prune deletes the backups older than `older`, never the newest one
-// (the runbook's `find ./backups -name "*.sql" -mtime +30 -delete`, which
-// could leave no backup at all). With dryRun it only says what it would
-// delete.
-func (b *Backups) Prune(older time.Duration, dryRun bool) (deleted []backups.Backup, kept int, err error) {
+// PruneItem is one backup file prune looked at.
+type PruneItem struct {
+	backups.Backup
+	// Problem is nil for a complete, verified dump (backups.Inspect), or
+	// says why the file is broken: empty, truncated, not a dump.
+	Problem error
+}
+
+// problem is the item's Problem as a short phrase without the path.
+func (p PruneItem) problem() string {
+	if p.Problem == nil {
+		return ""
+	}
+	return strings.TrimPrefix(p.Problem.Error(), "backup "+p.Path+": ")
+}
+
+// brokenKind names how a broken file is broken, in the words of the
+// request: empty, truncated, or not a dump, with the detail.
+func (p PruneItem) brokenKind() string {
+	why := p.problem()
+	if i := strings.Index(why, " (neither"); i > 0 {
+		why = why[:i]
+	}
+	switch {
+	case strings.HasPrefix(why, "empty file"):
+		return "empty" + strings.TrimPrefix(why, "empty file")
+	case strings.HasPrefix(why, "empty"), strings.HasPrefix(why, "truncated"):
+		return why
+	case strings.HasPrefix(why, "not checked"):
+		return why
+	}
+	return "not a dump: " + why
+}
+
+// PruneResult is what a prune did, or with a dry run would do.
+type PruneResult struct {
+	Dir   string
+	Older time.Duration
+	Now   time.Time // when the files were looked at
+	// Newest is the newest complete dump, kept whatever its age (nil when
+	// the directory holds none).
+	Newest *PruneItem
+	// Deleted are the backup files deleted (to delete): every file older
+	// than Older but Newest, complete or broken.
+	Deleted []PruneItem
+	// Kept are the other files kept: younger than Older.
+	Kept []PruneItem
+	// Leftovers are the temporary files of dumps that no longer run
+	// (killed, crashed) removed (to remove); Running are those of dumps in
+	// progress, left alone.
+	Leftovers, Running []backups.Temp
+	// Refused, when set, says in one sentence why nothing was done: the
+	// prune would have left no complete dump.
+	Refused string
+}
+
+// Broken returns the broken files among Deleted and Kept.
+func (r PruneResult) Broken() (deleted, kept []PruneItem) {
+	for _, d := range r.Deleted {
+		if d.Problem != nil {
+			deleted = append(deleted, d)
+		}
+	}
+	for _, k := range r.Kept {
+		if k.Problem != nil {
+			kept = append(kept, k)
+		}
+	}
+	return deleted, kept
+}
+
+// Prune deletes the backups older than `older` — the runbook's `find
+// ./backups -name "*.sql" -mtime +30 -delete` — but never the newest
+// complete dump (non-empty, a pg_dump header and completion line, gzip
+// read to its end: backups.Inspect), whatever its age; a broken file
+// (empty, truncated, not a dump) never counts as that newest one and is
+// deleted like any other file once older than `older`. It also removes the
+// hidden temporary files of dumps that were killed (backups.Temps: no
+// running dump holds them). When the directory holds no complete dump at
+// all, and the prune would delete anything, it is refused (Refused) and
+// deletes nothing. With dryRun it only says what it would do.
+func (b *Backups) Prune(ctx context.Context, older time.Duration, dryRun bool) (PruneResult, error) {
+	now := b.now()
+	r := PruneResult{Dir: b.Dir, Older: older, Now: now}
 	list, err := backups.List(b.Dir)
 	if err != nil {
-		return nil, 0, err
+		return r, err
 	}
-	cutoff := b.now().Add(-older)
-	for i, bk := range list {
-		if i == 0 || !bk.ModTime.Before(cutoff) { // list is newest first
-			kept++
-			continue
+	temps, err := backups.Temps(b.Dir, now)
+	if err != nil {
+		return r, err
+	}
+	for _, t := range temps {
+		if t.InUse {
+			r.Running = append(r.Running, t)
+		} else {
+			r.Leftovers = append(r.Leftovers, t)
 		}
-		if !dryRun {
-			if err := os.Remove(bk.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return deleted, kept, fmt.Errorf("delete %s: %w", bk.Name, err)
-			}
+	}
+	cutoff := now.Add(-older)
+	items := make([]PruneItem, len(list))
+	for i, bk := range list { // newest first
+		items[i] = PruneItem{Backup: bk, Problem: backups.InspectContext(ctx, bk)}
+		if items[i].Problem == nil && r.Newest == nil {
+			r.Newest = &items[i]
 		}
-		deleted = append(deleted, bk)
 	}
-	if !dryRun && len(deleted) > 0 {
-		bkSyncDir(b.Dir)
+	for i := range items {
+		switch {
+		case &items[i] == r.Newest:
+		case items[i].ModTime.Before(cutoff):
+			r.Deleted = append(r.Deleted, items[i])
+		default:
+			r.Kept = append(r.Kept, items[i])
+		}
 	}
-	return deleted, kept, nil
+	if r.Newest == nil && len(r.Deleted) > 0 {
+		r.Refused = fmt.Sprintf("Refused: %s holds no complete dump (%s) and prune never leaves none, so nothing was deleted; "+
+			"take a backup with `backup create` first.", b.Dir, bkBrokenCount(items))
+		r.Deleted, r.Kept = nil, items
+		return r, nil
+	}
+	if dryRun {
+		return r, nil
+	}
+	removed := r.Leftovers[:0:0]
+	for _, t := range r.Leftovers {
+		ok, err := backups.RemoveTemp(t, b.now())
+		if err != nil {
+			r.Leftovers = removed
+			return r, err
+		}
+		if ok {
+			removed = append(removed, t)
+		} else {
+			r.Running = append(r.Running, t) // a dump took it meanwhile
+		}
+	}
+	r.Leftovers = removed
+	deleted := r.Deleted[:0:0]
+	defer func() {
+		if len(deleted) > 0 || len(r.Leftovers) > 0 {
+			bkSyncDir(b.Dir)
+		}
+	}()
+	for _, d := range r.Deleted {
+		if err := os.Remove(d.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			r.Deleted = deleted
+			return r, fmt.Errorf("delete %s: %w", d.Name, err)
+		}
+		deleted = append(deleted, d)
+	}
+	r.Deleted = deleted
+	return r, nil
+}
+
+// bkBrokenCount says how many files there are and that they are broken.
+func bkBrokenCount(items []PruneItem) string {
+	switch len(items) {
+	case 0:
+		return "no backup files at all"
+	case 1:
+		return fmt.Sprintf("its one backup file, %s, is %s", items[0].Name, items[0].brokenKind())
+	}
+	return fmt.Sprintf("all %d backup files in it are broken", len(items))
+}
+
+// pruneNotes are the sentences of a prune's message that say what is kept
+// and why, which files are broken and what becomes of them, and the
+// temporary files of interrupted and running dumps.
+func pruneNotes(r PruneResult, dryRun bool) []string {
+	var notes []string
+	if r.Refused != "" {
+		notes = append(notes, r.Refused)
+	}
+	if n := r.Newest; n != nil {
+		notes = append(notes, fmt.Sprintf("kept: %s — the newest complete dump (%s, %s, %s old), kept whatever its age.",
+			n.Name, n.Format, bkSize(n.Size), human(r.age(n.ModTime))))
+	}
+	remove := "to delete"
+	if !dryRun {
+		remove = "deleted"
+	}
+	brokenDeleted, brokenKept := r.Broken()
+	for _, d := range brokenDeleted {
+		notes = append(notes, fmt.Sprintf("broken: %s — %s; %s (older than %s), never counted as a dump.", d.Name, d.brokenKind(), remove, human(r.Older)))
+	}
+	for _, k := range brokenKept {
+		what := fmt.Sprintf("kept while younger than %s, then deleted by prune; never counted as a dump.", human(r.Older))
+		if r.Refused != "" {
+			what = "nothing was deleted."
+		}
+		notes = append(notes, fmt.Sprintf("broken: %s — %s; %s", k.Name, k.brokenKind(), what))
+	}
+	if young := len(r.Kept) - len(brokenKept); young > 0 && r.Refused == "" {
+		notes = append(notes, fmt.Sprintf("kept: %d more complete %s younger than %s.", young, bkPlural(young, "dump", "dumps"), human(r.Older)))
+	}
+	for _, t := range r.Leftovers {
+		what := strings.Replace(remove, "delete", "remove", 1)
+		if r.Refused != "" {
+			what = "left as it is"
+		}
+		notes = append(notes, fmt.Sprintf("leftover: %s — a temporary file from an interrupted dump, %s, %s old; %s.", t.Name, bkSize(t.Size), human(r.age(t.ModTime)), what))
+	}
+	if n := len(r.Running); n > 0 {
+		notes = append(notes, fmt.Sprintf("left alone: %d %s (temporary %s, %s so far).",
+			n, bkPlural(n, "dump in progress", "dumps in progress"), bkPlural(n, "file", "files"), bkSize(bkTempSize(r.Running))))
+	}
+	return notes
+}
+
+func (r PruneResult) age(t time.Time) time.Duration { return r.Now.Sub(t) }
+
+func bkTempSize(ts []backups.Temp) int64 {
+	var n int64
+	for _, t := range ts {
+		n += t.Size
+	}
+	return n
+}
+
+func bkPlural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// bkSize is the one size format of the backup and cleanup commands:
+// powers of 1024 rounded up as `df -h` does, always with a unit — 4 B,
+// 3.0 KB, 12 MB.
+func bkSize(n int64) string {
+	if n < 0 {
+		n = 0
+	}
+	if n < 1024 {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	h := host.HumanBytes(uint64(n))
+	return h[:len(h)-1] + " " + h[len(h)-1:] + "B"
 }
 
 // Commands returns backup create, list, verify, prune and restore.
@@ -634,55 +847,105 @@ func (b *Backups) listCommand() bot.Command {
 		Summary: "the backups, newest first; --older shows what prune would delete",
 		Usage:   "[--older 30d]",
 		Help: "Lists SHIFTWISE_BACKUP_DIR (the runbook's `ls -la ./backups/`): name, size, age, format, and whether the file is a " +
-			"complete dump. With --older, marks the backups `backup prune --older` would delete (never the newest).",
+			"complete dump (non-empty, pg_dump's header and completion line, a gzip stream read to its end), naming the newest " +
+			"complete one, which prune always keeps. Hidden temporary files of dumps in progress, and those left by a dump that " +
+			"was killed (which cleanup and prune remove), are counted. With --older, marks the backups `backup prune --older` " +
+			"would delete.",
 		Flags:  []bot.Flag{{Name: "older", Kind: bot.FlagDuration, Usage: "mark backups older than this", MinDuration: minPruneAge, MaxDuration: maxPruneAge}},
 		Object: bkObj("backup:list"), Level: bot.Level1, Risk: bot.ReadOnly, Timeout: time.Minute,
 		Run: func(ctx context.Context, req bot.Request) (bot.Message, error) {
-			list, err := backups.List(b.Dir)
+			older := 30 * 24 * time.Hour
+			if req.Args.Has("older") {
+				older = req.Args.Duration("older")
+			}
+			r, err := b.Prune(ctx, older, true)
 			if err != nil {
 				if errors.Is(err, os.ErrNotExist) {
 					return bot.Message{Title: "Backups", Status: bot.StatusWarn, Text: fmt.Sprintf("The backup directory %s does not exist yet; `backup create` makes it.", b.Dir)}, nil
 				}
 				return bot.Message{}, err
 			}
-			var doomed map[string]bool
+			m := bot.Message{Title: fmt.Sprintf("Backups in %s", b.Dir), Status: bot.StatusOK}
+			doomed := map[string]bool{}
+			var marked int64
 			if req.Args.Has("older") {
-				del, _, err := b.Prune(req.Args.Duration("older"), true)
-				if err != nil {
-					return bot.Message{}, err
-				}
-				doomed = map[string]bool{}
-				for _, d := range del {
+				for _, d := range r.Deleted {
 					doomed[d.Name] = true
+					marked += d.Size
 				}
 			}
-			m := bot.Message{Title: fmt.Sprintf("Backups in %s", b.Dir), Status: bot.StatusOK}
-			if len(list) == 0 {
+			all := append(append([]PruneItem{}, r.Deleted...), r.Kept...)
+			if r.Newest != nil {
+				all = append(all, *r.Newest)
+			}
+			sort.SliceStable(all, func(i, j int) bool {
+				if !all[i].ModTime.Equal(all[j].ModTime) {
+					return all[i].ModTime.After(all[j].ModTime)
+				}
+				return all[i].Name > all[j].Name
+			})
+			var total int64
+			for _, it := range all {
+				total += it.Size
+				status, value := bot.StatusOK, fmt.Sprintf("%s, %s old, %s", bkSize(it.Size), human(b.now().Sub(it.ModTime)), it.Format)
+				if it.Problem != nil {
+					status, value = bot.StatusFailed, value+"; broken: "+it.brokenKind()
+				}
+				if r.Newest != nil && it.Name == r.Newest.Name {
+					value += "; the newest complete dump (prune keeps it)"
+				}
+				if doomed[it.Name] {
+					value += "; prune deletes it"
+				}
+				m.Checks = append(m.Checks, bot.Check{Name: it.Name, Status: status, Value: value})
+			}
+			if len(r.Leftovers) > 0 {
+				n := len(r.Leftovers)
+				m.Checks = append(m.Checks, bot.Check{Name: "temporary files", Status: bot.StatusWarn,
+					Value: fmt.Sprintf("%d leftover temporary %s from %s, %s, will be removed by cleanup (or backup prune): %s",
+						n, bkPlural(n, "file", "files"), bkPlural(n, "an interrupted dump", "interrupted dumps"), bkSize(bkTempSize(r.Leftovers)), bkTempNames(r.Leftovers))})
+			}
+			if n := len(r.Running); n > 0 {
+				m.Checks = append(m.Checks, bot.Check{Name: "temporary files", Status: bot.StatusOK,
+					Value: fmt.Sprintf("%d %s (temporary %s, %s so far): %s", n, bkPlural(n, "dump in progress", "dumps in progress"),
+						bkPlural(n, "file", "files"), bkSize(bkTempSize(r.Running)), bkTempNames(r.Running))})
+			}
+			if len(all) == 0 {
 				m.Status = bot.StatusWarn
 				m.Text = "No backups yet: `backup create` takes one."
 				return m, nil
 			}
-			var total int64
-			var marked int64
-			for _, bk := range list {
-				total += bk.Size
-				status, value := bot.StatusOK, fmt.Sprintf("%s, %s old, %s", host.HumanBytes(uint64(bk.Size)), human(b.now().Sub(bk.ModTime)), bk.Format)
-				if err := backups.Inspect(bk); err != nil {
-					status, value = bot.StatusFailed, value+"; "+strings.TrimPrefix(err.Error(), "backup "+bk.Path+": ")
-				}
-				if doomed[bk.Name] {
-					value += "; prune deletes it"
-					marked += bk.Size
-				}
-				m.Checks = append(m.Checks, bot.Check{Name: bk.Name, Status: status, Value: value})
+			if bd, bk := r.Broken(); len(bd)+len(bk) > 0 {
+				m.Status = bot.StatusWarn
 			}
-			m.Summary = fmt.Sprintf("%d backups, %s", len(list), host.HumanBytes(uint64(total)))
-			if doomed != nil {
-				m.Summary += fmt.Sprintf("; `backup prune --older %s` would delete %d (%s)", req.Args.String("older"), len(doomed), host.HumanBytes(uint64(marked)))
+			if r.Newest == nil {
+				m.Status = bot.StatusFailed
+				m.Text = fmt.Sprintf("There is no complete dump in %s: take one with `backup create`.", b.Dir)
+			}
+			m.Summary = fmt.Sprintf("%d backups, %s", len(all), bkSize(total))
+			if req.Args.Has("older") {
+				if r.Refused != "" {
+					m.Summary += "; " + r.Refused
+				} else {
+					m.Summary += fmt.Sprintf("; `backup prune --older %s` would delete %d (%s)", req.Args.String("older"), len(doomed), bkSize(marked))
+				}
 			}
 			return m, nil
 		},
 	}
+}
+
+// bkTempNames lists temporary files by name, the first few.
+func bkTempNames(ts []backups.Temp) string {
+	var names []string
+	for i, t := range ts {
+		if i == 3 {
+			names = append(names, fmt.Sprintf("and %d more", len(ts)-3))
+			break
+		}
+		names = append(names, t.Name)
+	}
+	return strings.Join(names, ", ")
 }
 
 func (b *Backups) verifyCommand() bot.Command {
@@ -754,50 +1017,92 @@ const maxPruneAge = 3650 * 24 * time.Hour
 func (b *Backups) pruneCommand() bot.Command {
 	return bot.Command{
 		Name:    "backup prune",
-		Summary: "delete backups older than --older (default 30d), never the newest",
+		Summary: "delete backups older than --older (default 30d), never the newest complete dump",
 		Usage:   "[--older 30d]",
 		Help: "The runbook's `find ./backups -name \"*.sql\" -mtime +30 -delete`, for every backup file of the listing, but never the " +
-			"newest backup, so that at least one always remains. The approval request lists exactly the files it will delete (so " +
-			"does `backup list --older 30d`); the reply names every file deleted and the space freed. --older must be at least 1d.",
+			"newest complete dump (non-empty, pg_dump's header and completion line, a gzip stream read to its end), whatever its age, " +
+			"so that a real dump always remains. A broken file (empty, truncated, not a dump) never counts as that newest one: it is " +
+			"named as broken, kept while younger than --older and deleted like any other file once older. A prune that would leave " +
+			"no complete dump is refused and deletes nothing. Hidden temporary files of dumps that were killed " +
+			"(.shiftwise_*.sql.*.tmp that no running dump holds) are removed too. The approval request lists exactly the files it " +
+			"will delete and names the file kept and why (so does `backup list --older 30d`); the reply names every file deleted " +
+			"and the space freed. --older must be at least 1d.",
 		Flags:  []bot.Flag{{Name: "older", Kind: bot.FlagDuration, Default: "30d", Usage: "age of the backups to delete", MinDuration: minPruneAge, MaxDuration: maxPruneAge}},
 		Object: bkObj("backup:prune"), Level: bot.Level2, Approval: true, Risk: bot.Destructive, Timeout: 2 * time.Minute,
 		Preview: func(ctx context.Context, req bot.Request) (bot.Message, error) {
-			return b.prune(req, true)
+			return b.prune(ctx, req, true)
 		},
 		Run: func(ctx context.Context, req bot.Request) (bot.Message, error) {
-			return b.prune(req, false)
+			return b.prune(ctx, req, false)
 		},
 	}
 }
 
-// prune runs or previews `backup prune`.
-func (b *Backups) prune(req bot.Request, dryRun bool) (bot.Message, error) {
+// prune runs or previews `backup prune`. A refused preview is a usage
+// error: nobody is asked to approve what would not run.
+func (b *Backups) prune(ctx context.Context, req bot.Request, dryRun bool) (bot.Message, error) {
 	older := req.Args.Duration("older")
 	if older < minPruneAge {
 		return bot.Message{}, &bot.UsageError{Msg: "--older must be at least 1d: prune keeps today's backups."}
 	}
-	deleted, kept, err := b.Prune(older, dryRun)
+	r, err := b.Prune(ctx, older, dryRun)
 	if dryRun && err != nil {
 		return bot.Message{}, err
 	}
-	return backupPruneMessage(deleted, kept, older, dryRun, err), nil
+	if dryRun && r.Refused != "" {
+		return bot.Message{}, &bot.UsageError{Msg: r.Refused}
+	}
+	return backupPruneMessage(r, dryRun, err), nil
 }
 
-func backupPruneMessage(deleted []backups.Backup, kept int, older time.Duration, dryRun bool, err error) bot.Message {
+func backupPruneMessage(r PruneResult, dryRun bool, err error) bot.Message {
 	m := bot.Message{Title: "Backup prune", Status: bot.StatusOK}
-	verb, done := "deleted", "Deleted"
+	verb, done, removeVerb := "deleted", "Deleted", "removed"
 	if dryRun {
-		verb, done = "to delete", "Would delete"
+		verb, done, removeVerb = "to delete", "Would delete", "to remove"
 	}
 	var freed int64
-	for _, d := range deleted {
+	for _, d := range r.Deleted {
 		freed += d.Size
-		m.Checks = append(m.Checks, bot.Check{Name: d.Name, Status: bot.StatusOK, Value: fmt.Sprintf("%s, %s, from %s", verb, host.HumanBytes(uint64(d.Size)), d.ModTime.UTC().Format("2006-01-02 15:04 UTC"))})
+		value := fmt.Sprintf("%s, %s, from %s", verb, bkSize(d.Size), d.ModTime.UTC().Format("2006-01-02 15:04 UTC"))
+		status := bot.StatusOK
+		if d.Problem != nil {
+			value += "; broken: " + d.brokenKind()
+			status = bot.StatusWarn
+		}
+		m.Checks = append(m.Checks, bot.Check{Name: d.Name, Status: status, Value: value})
 	}
-	m.Summary = fmt.Sprintf("%s %d backups older than %s (%s); %d kept", done, len(deleted), human(older), host.HumanBytes(uint64(freed)), kept)
-	if err != nil {
+	for _, t := range r.Leftovers {
+		if r.Refused != "" {
+			break
+		}
+		freed += t.Size
+		m.Checks = append(m.Checks, bot.Check{Name: t.Name, Status: bot.StatusOK,
+			Value: fmt.Sprintf("%s, %s; leftover temporary file from an interrupted dump", removeVerb, bkSize(t.Size))})
+	}
+	m.Text = strings.Join(pruneNotes(r, dryRun), "\n")
+	kept := len(r.Kept)
+	if r.Newest != nil {
+		kept++
+	}
+	m.Summary = fmt.Sprintf("%s %d backups older than %s", done, len(r.Deleted), human(r.Older))
+	if n := len(r.Leftovers); n > 0 && r.Refused == "" {
+		m.Summary += fmt.Sprintf(" and %d leftover temporary %s", n, bkPlural(n, "file", "files"))
+	}
+	m.Summary += fmt.Sprintf(" (%s); %d kept", bkSize(freed), kept)
+	if r.Newest != nil {
+		m.Summary += ", the newest complete dump " + r.Newest.Name + " among them"
+	}
+	switch {
+	case r.Refused != "":
 		m.Status = bot.StatusFailed
-		m.Text = err.Error()
+		m.Summary = "Backup prune: refused, nothing deleted"
+	case err != nil:
+		m.Status = bot.StatusFailed
+		m.Text = strings.TrimSpace(m.Text + "\n" + err.Error())
+	case r.Newest == nil:
+		m.Status = bot.StatusWarn
+		m.Text = strings.TrimSpace(fmt.Sprintf("There is no complete dump in %s: take one with `backup create`.\n", r.Dir) + m.Text)
 	}
 	return m
 }

@@ -65,7 +65,8 @@ func TestBackupApprovalsShowWhatTheyDo(t *testing.T) {
 
 	r := ask("console:dev", "backup prune --older 30d")
 	if r.Outcome != bot.OutcomePending || !strings.Contains(bkAll(r.Message), "shiftwise_20250101_000000.sql PASSED to delete") ||
-		strings.Contains(bkAll(r.Message), "shiftwise_20261120") || !strings.Contains(r.Message.Summary, "Would delete 1") {
+		strings.Contains(lineWith(bkAll(r.Message), "shiftwise_20261120"), "to delete") || !strings.Contains(r.Message.Summary, "Would delete 1") ||
+		!strings.Contains(bkAll(r.Message), "kept: shiftwise_20261120_000000.sql — the newest complete dump") {
 		t.Fatalf("prune request: %v %s", r.Outcome, bkAll(r.Message))
 	}
 	if !bkExists(old) {

@@ -43,8 +43,9 @@ func startBackupPostgres(t testing.TB) *bkPostgres {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dc.Close() })
-	// The image's own healthcheck: TCP readiness after the seed is loaded.
-	deadline := time.Now().Add(2 * time.Minute)
+	// The image's own healthcheck: TCP readiness after the seed is loaded
+	// (a bound, not a timing: the seed takes minutes on a loaded machine).
+	deadline := time.Now().Add(5 * time.Minute)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		res, err := dc.Exec(ctx, "postgres", []string{"shiftwise-data", "healthcheck"}, docker.ExecOptions{})
@@ -53,7 +54,7 @@ func startBackupPostgres(t testing.TB) *bkPostgres {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("throwaway postgres not ready after 2m: %+v %v", res, err)
+			t.Fatalf("throwaway postgres not ready after 5m: %+v %v", res, err)
 		}
 		time.Sleep(300 * time.Millisecond)
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/integrations/docker"
-	"github.com/shiftwise/shiftwise-bot/integrations/host"
 )
 
 // DockerPruner removes what Docker no longer uses (*docker.Client).
@@ -21,7 +20,8 @@ type DockerPruner interface {
 }
 
 // Cleanup is the runbook's clean-up (Database Connection Refused, "If disk
-// space issue", and System Resource Optimization): old logs, old backups,
+// space issue", and System Resource Optimization): old logs, old backups
+// (and the leftovers of killed dumps), the bot's old security snapshots,
 // and `docker system prune -f`.
 type Cleanup struct {
 	Docker  DockerPruner
@@ -29,6 +29,10 @@ type Cleanup struct {
 	// LogDir is the ShiftWise log directory the runbook cleans with
 	// `find ./logs -name "*.log" -mtime +7 -delete` (SHIFTWISE_LOG_DIR).
 	LogDir string
+	// DataDir is the bot's own directory (SHIFTWISE_DATA_DIR), where
+	// `runbook security` keeps its snapshots security_*.log: those older
+	// than --snapshots-older are removed.
+	DataDir string
 	// PruneLabel restricts the Docker prune to objects with this label
 	// (tests); empty prunes like `docker system prune -f`.
 	PruneLabel string
@@ -50,34 +54,45 @@ type CleanupResult struct {
 	Logs       []string // paths relative to LogDir
 	LogBytes   int64
 	LogErr     error
-	Backups    []string
-	BackupSize int64
+	Backups    PruneResult
+	BackupSize int64 // of the backups and leftover temporary files removed
 	BackupsErr error
-	Kept       int
+	Snapshots  []string // security_*.log names in DataDir
+	SnapBytes  int64
+	SnapErr    error
 	Docker     docker.PruneReport
 	DockerErr  error
 }
 
-// Run cleans up: log files older than logAge, backups older than
-// backupAge (never the newest), then the Docker prune. Each step runs even
-// when an earlier one failed; the result holds every error.
-func (c *Cleanup) Run(ctx context.Context, logAge, backupAge time.Duration) CleanupResult {
-	return c.run(ctx, logAge, backupAge, false)
+// CleanupAges are how old what cleanup deletes must be.
+type CleanupAges struct {
+	Logs, Backups, Snapshots time.Duration
 }
 
-// run cleans up, or with dryRun only finds the old logs and backups (the
-// Docker prune has no dry run: it is left out).
-func (c *Cleanup) run(ctx context.Context, logAge, backupAge time.Duration, dryRun bool) CleanupResult {
+// Run cleans up: log files older than a.Logs, backups older than
+// a.Backups (never the newest complete dump, and none at all when that
+// would leave no complete dump) with the leftovers of killed dumps,
+// security snapshots older than a.Snapshots, then the Docker prune. Each
+// step runs even when an earlier one failed; the result holds every error.
+func (c *Cleanup) Run(ctx context.Context, a CleanupAges) CleanupResult {
+	return c.run(ctx, a, false)
+}
+
+// run cleans up, or with dryRun only finds the old logs, backups and
+// snapshots (the Docker prune has no dry run: it is left out).
+func (c *Cleanup) run(ctx context.Context, a CleanupAges, dryRun bool) CleanupResult {
 	var r CleanupResult
-	r.Logs, r.LogBytes, r.LogErr = c.oldLogs(logAge, dryRun)
+	r.Logs, r.LogBytes, r.LogErr = c.oldLogs(a.Logs, dryRun)
 	if c.Backups != nil {
-		deleted, kept, err := c.Backups.Prune(backupAge, dryRun)
-		for _, d := range deleted {
-			r.Backups = append(r.Backups, d.Name)
-			r.BackupSize += d.Size
+		r.Backups, r.BackupsErr = c.Backups.Prune(ctx, a.Backups, dryRun)
+		if r.Backups.Refused == "" {
+			for _, d := range r.Backups.Deleted {
+				r.BackupSize += d.Size
+			}
+			r.BackupSize += bkTempSize(r.Backups.Leftovers)
 		}
-		r.Kept, r.BackupsErr = kept, err
 	}
+	r.Snapshots, r.SnapBytes, r.SnapErr = c.oldSnapshots(a.Snapshots, dryRun)
 	if c.Docker != nil && !dryRun {
 		r.Docker, r.DockerErr = c.Docker.Prune(ctx, docker.PruneOptions{Label: c.PruneLabel})
 	}
@@ -120,20 +135,65 @@ func (c *Cleanup) oldLogs(older time.Duration, dryRun bool) ([]string, int64, er
 	return names, size, err
 }
 
+// snapshotPattern names the snapshots `runbook security` writes in DataDir.
+const snapshotPattern = "security_*.log"
+
+// oldSnapshots deletes the security snapshots (regular files named
+// security_*.log directly in DataDir, not in its subdirectories; links are
+// left alone) last written before the cutoff.
+func (c *Cleanup) oldSnapshots(older time.Duration, dryRun bool) ([]string, int64, error) {
+	if c.DataDir == "" {
+		return nil, 0, nil
+	}
+	entries, err := os.ReadDir(c.DataDir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, 0, nil
+		}
+		return nil, 0, fmt.Errorf("list %s: %w", c.DataDir, err)
+	}
+	cutoff := c.now().Add(-older)
+	var names []string
+	var size int64
+	for _, e := range entries {
+		if ok, _ := filepath.Match(snapshotPattern, e.Name()); !ok || !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.ModTime().Before(cutoff) {
+			continue
+		}
+		if !dryRun {
+			if err := os.Remove(filepath.Join(c.DataDir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return names, size, fmt.Errorf("delete %s: %w", e.Name(), err)
+			}
+		}
+		names = append(names, e.Name())
+		size += info.Size()
+	}
+	return names, size, nil
+}
+
 // Command returns `cleanup`.
 func (c *Cleanup) Command() bot.Command {
 	return bot.Command{
 		Name:    "cleanup",
-		Summary: "delete old logs and backups and prune unused Docker data (never volumes)",
-		Usage:   "[--logs-older 7d] [--backups-older 30d]",
-		Help: "The runbook's disk clean-up: `find ./logs -name \"*.log\" -mtime +7 -delete` (SHIFTWISE_LOG_DIR), " +
-			"`find ./backups -name \"*.sql\" -mtime +30 -delete` (every backup file, but never the newest), and " +
+		Summary: "delete old logs, backups and security snapshots and prune unused Docker data (never volumes)",
+		Usage:   "[--logs-older 7d] [--backups-older 30d] [--snapshots-older 30d]",
+		Help: "The runbook's disk clean-up: `find ./logs -name \"*.log\" -mtime +7 -delete` (SHIFTWISE_LOG_DIR); " +
+			"`find ./backups -name \"*.sql\" -mtime +30 -delete` as `backup prune` does it: every backup file, but never the newest " +
+			"complete dump, broken files (empty, truncated, not a dump) named as such and deleted once older than --backups-older, " +
+			"none at all when that would leave no complete dump, and the hidden temporary files of killed dumps " +
+			"(.shiftwise_*.sql.*.tmp that no running dump holds); the raw log snapshots `runbook security` keeps in " +
+			"SHIFTWISE_DATA_DIR/security_*.log once older than --snapshots-older (default 30d); and " +
 			"`docker system prune -f` through the Engine API: stopped containers (never the operated compose project's), unused " +
 			"networks, dangling images and the build cache. Volumes are never touched, nor tagged images. The approval request " +
-			"lists the logs and backups it will delete; the reply names what was removed and the space freed.",
+			"lists the logs, backups and snapshots it will delete and the backup it keeps; the reply names what was removed and " +
+			"the space freed. Each age must be at least 1d.",
 		Flags: []bot.Flag{
 			{Name: "logs-older", Kind: bot.FlagDuration, Default: "7d", Usage: "delete *.log files older than this", MinDuration: minPruneAge, MaxDuration: maxPruneAge},
 			{Name: "backups-older", Kind: bot.FlagDuration, Default: "30d", Usage: "delete backups older than this", MinDuration: minPruneAge, MaxDuration: maxPruneAge},
+			{Name: "snapshots-older", Kind: bot.FlagDuration, Default: "30d", Usage: "delete security_*.log snapshots older than this", MinDuration: minPruneAge, MaxDuration: maxPruneAge},
 		},
 		Object: bkObj("cleanup"), Level: bot.Level2, Approval: true, Risk: bot.Destructive, Timeout: 10 * time.Minute,
 		Preview: func(ctx context.Context, req bot.Request) (bot.Message, error) {
@@ -146,15 +206,15 @@ func (c *Cleanup) Command() bot.Command {
 }
 
 func (c *Cleanup) command(ctx context.Context, req bot.Request, dryRun bool) (bot.Message, error) {
-	logAge, backupAge := req.Args.Duration("logs-older"), req.Args.Duration("backups-older")
-	if logAge < minPruneAge || backupAge < minPruneAge {
-		return bot.Message{}, &bot.UsageError{Msg: "--logs-older and --backups-older must be at least 1d."}
+	a := CleanupAges{Logs: req.Args.Duration("logs-older"), Backups: req.Args.Duration("backups-older"), Snapshots: req.Args.Duration("snapshots-older")}
+	if a.Logs < minPruneAge || a.Backups < minPruneAge || a.Snapshots < minPruneAge {
+		return bot.Message{}, &bot.UsageError{Msg: "--logs-older, --backups-older and --snapshots-older must be at least 1d."}
 	}
-	m := c.message(c.run(ctx, logAge, backupAge, dryRun), logAge, backupAge, dryRun)
+	m := c.message(c.run(ctx, a, dryRun), a, dryRun)
 	return m, nil
 }
 
-func (c *Cleanup) message(r CleanupResult, logAge, backupAge time.Duration, dryRun bool) bot.Message {
+func (c *Cleanup) message(r CleanupResult, a CleanupAges, dryRun bool) bot.Message {
 	m := bot.Message{Title: "Cleanup", Status: bot.StatusOK}
 	deleted := "deleted"
 	if dryRun {
@@ -171,20 +231,64 @@ func (c *Cleanup) message(r CleanupResult, logAge, backupAge time.Duration, dryR
 	case c.LogDir == "":
 		step("logs", nil, "no log directory configured (SHIFTWISE_LOG_DIR)")
 	case errors.Is(r.LogErr, os.ErrNotExist):
-		step(fmt.Sprintf("logs older than %s", human(logAge)), nil, fmt.Sprintf("no log directory %s; nothing to do", c.LogDir))
+		step(fmt.Sprintf("logs older than %s", human(a.Logs)), nil, fmt.Sprintf("no log directory %s; nothing to do", c.LogDir))
 	default:
-		step(fmt.Sprintf("logs older than %s", human(logAge)), r.LogErr,
-			fmt.Sprintf("%d *.log files %s in %s, %s", len(r.Logs), deleted, c.LogDir, host.HumanBytes(uint64(r.LogBytes))))
+		step(fmt.Sprintf("logs older than %s", human(a.Logs)), r.LogErr,
+			fmt.Sprintf("%d *.log files %s in %s, %s", len(r.Logs), deleted, c.LogDir, bkSize(r.LogBytes)))
 		cleanupList(&m, "logs "+deleted, r.Logs)
 	}
+	var notes []string
 	if c.Backups != nil {
-		if errors.Is(r.BackupsErr, os.ErrNotExist) {
-			step(fmt.Sprintf("backups older than %s", human(backupAge)), nil, "no backup directory yet; nothing to do")
-		} else {
-			step(fmt.Sprintf("backups older than %s", human(backupAge)), r.BackupsErr,
-				fmt.Sprintf("%d %s, %s; %d kept (the newest always)", len(r.Backups), deleted, host.HumanBytes(uint64(r.BackupSize)), r.Kept))
-			cleanupList(&m, "backups "+deleted, r.Backups)
+		name := fmt.Sprintf("backups older than %s", human(a.Backups))
+		b := r.Backups
+		switch {
+		case errors.Is(r.BackupsErr, os.ErrNotExist):
+			step(name, nil, "no backup directory yet; nothing to do")
+		case b.Refused != "":
+			m.Checks = append(m.Checks, bot.Check{Name: name, Status: bot.StatusWarn, Value: b.Refused})
+		default:
+			kept := len(b.Kept)
+			value := fmt.Sprintf("%d %s", len(b.Deleted), deleted)
+			if n := len(b.Leftovers); n > 0 {
+				value += fmt.Sprintf(" and %d leftover temporary %s", n, bkPlural(n, "file", "files"))
+			}
+			value += ", " + bkSize(r.BackupSize)
+			if b.Newest != nil {
+				kept++
+				value += fmt.Sprintf("; %d kept, the newest complete dump %s among them", kept, b.Newest.Name)
+			} else {
+				value += fmt.Sprintf("; %d kept; no complete dump in %s", kept, c.Backups.Dir)
+			}
+			step(name, r.BackupsErr, value)
+			var names []string
+			for _, d := range b.Deleted {
+				n := d.Name
+				if d.Problem != nil {
+					n += " (broken: " + d.brokenKind() + ")"
+				}
+				names = append(names, n)
+			}
+			for _, t := range b.Leftovers {
+				names = append(names, t.Name+" (leftover temporary file from an interrupted dump, "+bkSize(t.Size)+")")
+			}
+			cleanupList(&m, "backups "+deleted, names)
 		}
+		if !errors.Is(r.BackupsErr, os.ErrNotExist) {
+			notes = append(notes, pruneNotes(b, dryRun)...)
+		}
+		if _, brokenKept := b.Broken(); len(brokenKept) > 0 && b.Refused == "" {
+			var names []string
+			for _, k := range brokenKept {
+				names = append(names, fmt.Sprintf("%s (%s)", k.Name, k.brokenKind()))
+			}
+			m.Checks = append(m.Checks, bot.Check{Name: "broken backups", Status: bot.StatusWarn,
+				Value: fmt.Sprintf("%d kept while younger than %s, not counted as dumps: %s", len(brokenKept), human(a.Backups), strings.Join(names, ", "))})
+		}
+	}
+	if c.DataDir != "" {
+		step(fmt.Sprintf("security snapshots older than %s", human(a.Snapshots)), r.SnapErr,
+			fmt.Sprintf("%d %s %s in %s, %s", len(r.Snapshots), snapshotPattern, deleted, c.DataDir, bkSize(r.SnapBytes)))
+		cleanupList(&m, "security snapshots "+deleted, r.Snapshots)
 	}
 	if c.Docker != nil && dryRun {
 		step("docker prune (no volumes)", nil, "then `docker system prune -f`: stopped containers (not this stack's), unused networks, dangling images, build cache")
@@ -197,7 +301,7 @@ func (c *Cleanup) message(r CleanupResult, logAge, backupAge time.Duration, dryR
 		} else {
 			v += fmt.Sprintf(", %d build cache entries", d.BuildCache)
 		}
-		step("docker prune (no volumes)", r.DockerErr, v+fmt.Sprintf("; %s reclaimed", host.HumanBytes(d.Reclaimed)))
+		step("docker prune (no volumes)", r.DockerErr, v+fmt.Sprintf("; %s reclaimed", bkSize(int64(min(d.Reclaimed, 1<<62)))))
 		var removed []string
 		for _, id := range d.Containers {
 			removed = append(removed, "container "+bkShort(id))
@@ -210,13 +314,14 @@ func (c *Cleanup) message(r CleanupResult, logAge, backupAge time.Duration, dryR
 		}
 		cleanupList(&m, "removed from Docker", removed)
 	}
+	m.Text = strings.Join(notes, "\n")
 	for _, ch := range m.Checks {
 		m.Status = bot.Worst(m.Status, ch.Status)
 	}
-	freed := uint64(r.LogBytes) + uint64(r.BackupSize) + r.Docker.Reclaimed
-	m.Summary = fmt.Sprintf("Cleanup: %s freed", host.HumanBytes(freed))
+	freed := r.LogBytes + r.BackupSize + r.SnapBytes + int64(min(r.Docker.Reclaimed, 1<<62))
+	m.Summary = fmt.Sprintf("Cleanup: %s freed", bkSize(freed))
 	if dryRun {
-		m.Summary = fmt.Sprintf("Cleanup would free %s of logs and backups, plus what Docker reclaims", host.HumanBytes(freed))
+		m.Summary = fmt.Sprintf("Cleanup would free %s of logs, backups and snapshots, plus what Docker reclaims", bkSize(freed))
 	}
 	if m.Status == bot.StatusFailed {
 		m.Summary += " (some steps failed)"

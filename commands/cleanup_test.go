@@ -52,9 +52,12 @@ func TestCleanup(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(logs, "linkdir")); err != nil {
 		t.Fatal(err)
 	}
-	bkWrite(t, filepath.Join(bdir, "shiftwise_20250101_000000.sql"), 3000, 60*day)
-	bkWrite(t, filepath.Join(bdir, "shiftwise_20250201_000000.sql"), 3000, 45*day)
-	bkWrite(t, filepath.Join(bdir, "shiftwise_20261101_000000.sql"), 3000, 5*day)
+	// Complete dumps as far as backups.Inspect reads them, 3,000 bytes each.
+	head, tail := "-- PostgreSQL database dump\n", "\n-- PostgreSQL database dump complete\n"
+	dump := []byte(head + strings.Repeat("-", 3000-len(head)-len(tail)) + tail)
+	bkPut(t, bdir, "shiftwise_20250101_000000.sql", dump, 60*day)
+	bkPut(t, bdir, "shiftwise_20250201_000000.sql", dump, 45*day)
+	bkPut(t, bdir, "shiftwise_20261101_000000.sql", dump, 5*day)
 
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
@@ -96,7 +99,7 @@ func TestCleanup(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"2 *.log files deleted", "3.0K", "2 deleted", "1 kept", "1 stopped containers",
+		"2 *.log files deleted", "3.0 KB", "2 deleted", "1 kept", "kept: shiftwise_20261101_000000.sql — the newest complete dump", "1 stopped containers",
 		"api.log", filepath.Join("nginx", "access.log"), "shiftwise_20250101_000000.sql", "container " + other.Service("old").ID[:12],
 		"build cache left alone", "Cleanup: ",
 	} {

@@ -113,6 +113,11 @@ type Health struct {
 	// against the stack under incident into one.
 	Reuse time.Duration
 
+	// BotRecords, when set, adds the state of the bot's own records (the
+	// audit and timeline spools: entries waiting, entries set aside) as a
+	// line of its own when there is something to say; it does no I/O.
+	BotRecords func() []bot.Check
+
 	errors errorCounter // incremental error-line counts across runs
 	flight singleflight.Group
 	lastMu sync.Mutex
@@ -248,6 +253,9 @@ func (h *Health) Run(ctx context.Context, timeout time.Duration) bot.Message {
 		}()
 	}
 	wg.Wait()
+	if h.BotRecords != nil {
+		results = append(results, h.BotRecords())
+	}
 	m := bot.Message{Title: "Daily health check"}
 	failed := 0
 	for _, r := range results {

@@ -48,7 +48,7 @@ func (in *Incidents) Postmortem(ctx context.Context, i bot.Incident) (string, er
 	for _, e := range all {
 		who := e.Who
 		if e.Approver != "" {
-			who += " (approved by " + e.Approver + ")"
+			who += " (" + decidedBy(e.Outcome) + " " + e.Approver + ")"
 		}
 		what := e.What
 		if e.Link != "" {
@@ -67,7 +67,11 @@ func (in *Incidents) Postmortem(ctx context.Context, i bot.Incident) (string, er
 		if approver == "" {
 			approver = "none needed"
 		}
-		fmt.Fprintf(&b, "- %s `%s`: requested by %s, approved by %s → %s\n", e.At.UTC().Format("15:04:05"), md(e.What), md(e.Who), md(approver), md(e.Outcome))
+		by := "approved by"
+		if e.Approver != "" {
+			by = decidedBy(e.Outcome)
+		}
+		fmt.Fprintf(&b, "- %s `%s`: requested by %s, %s %s → %s\n", e.At.UTC().Format("15:04:05"), md(e.What), md(e.Who), by, md(approver), md(e.Outcome))
 	}
 	for _, e := range all {
 		if e.Kind == "command" && e.Approver == "" && !strings.HasPrefix(e.Outcome, "usage") && !strings.HasPrefix(e.Outcome, "refused") {

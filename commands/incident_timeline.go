@@ -17,17 +17,21 @@ import (
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/internal/redact"
 	"github.com/shiftwise/shiftwise-bot/internal/spool"
+	"github.com/shiftwise/shiftwise-bot/internal/storable"
 )
 
 // TimelineSpool is the durable spool the timeline falls back on while
 // the bot's database is unreachable (internal/spool, adapted by main):
 // Append is durable before it returns; Replay hands the records over
 // oldest first, forgets each one fn accepted, and stops at fn's first
-// error.
+// error, except one made by spool.SetAside: that record is set aside
+// (kept in a file beside the spool for an operator) and the replay goes
+// on; SetAside says how many were and where.
 type TimelineSpool interface {
 	Append(payload []byte) error
 	Len() int
 	Replay(ctx context.Context, fn func(ctx context.Context, payload []byte) error) (int, error)
+	SetAside() (int, string)
 }
 
 // Timeline appends entries to the timeline of the incident open where
@@ -109,6 +113,11 @@ func (t *Timeline) Record(ctx context.Context, channel, thread string, e bot.Tim
 	if t.Redact != nil {
 		e.What, e.Outcome = t.Redact(e.What), t.Redact(e.Outcome)
 	}
+	// Storable first (before clipping by runes or the spool's JSON, which
+	// would both turn invalid UTF-8 into U+FFFD without a word).
+	e.Key, e.Who, e.Kind, e.What = storable.Text(e.Key), storable.Text(e.Who), storable.Text(e.Kind), storable.Text(e.What)
+	e.Outcome, e.Approver, e.Link = storable.Text(e.Outcome), storable.Text(e.Approver), storable.Text(e.Link)
+	channel, thread = storable.Text(channel), storable.Text(thread)
 	e.What, e.Outcome = clipText(e.What, 2000), clipText(e.Outcome, 500)
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -123,7 +132,10 @@ func (t *Timeline) Record(ctx context.Context, channel, thread string, e bot.Tim
 		if dbErr == nil {
 			return nil
 		}
-		t.downUntil = t.now().Add(durationOr(t.RetryAfter, 5*time.Second))
+		if !storable.Refused(dbErr) {
+			// Refused for good is not an outage: the replay sets it aside.
+			t.downUntil = t.now().Add(durationOr(t.RetryAfter, 5*time.Second))
+		}
 	}
 	if t.Spool == nil {
 		err := fmt.Errorf("timeline entry %s not recorded: %v, and there is no spool", e.Key, dbErr)
@@ -138,6 +150,13 @@ func (t *Timeline) Record(ctx context.Context, channel, thread string, e bot.Tim
 		err = fmt.Errorf("timeline entry %s not recorded: database: %v; spool: %w", e.Key, dbErr, err)
 		t.log().WithFields(logrus.Fields{"channel": channel, "error": err.Error()}).Error("TIMELINE ENTRY LOST")
 		return err
+	}
+	if storable.Refused(dbErr) {
+		// Set it aside now rather than keep the entries after it waiting.
+		if _, err := t.flushLocked(ctx); err == nil && t.Spool.Len() == 0 {
+			n, where := t.Spool.SetAside()
+			return fmt.Errorf("timeline entry %s: the bot's database refused it for good (%v); it is set aside in %s (%d there)", e.Key, dbErr, where, n)
+		}
 	}
 	if dbErr != nil {
 		t.log().WithFields(logrus.Fields{"channel": channel, "error": dbErr.Error()}).Warn("timeline entry spooled: the bot's database did not take it")
@@ -159,28 +178,51 @@ func (t *Timeline) Pending() int {
 	return t.Spool.Len()
 }
 
+// SetAside is how many spooled entries the database refused for good
+// (kept in the file it names, beside the spool, for an operator).
+func (t *Timeline) SetAside() (int, string) {
+	if t.Spool == nil {
+		return 0, ""
+	}
+	return t.Spool.SetAside()
+}
+
 // Flush writes the spooled entries to the database, oldest first, each
 // once, and returns how many it wrote; it stops at the first the database
-// does not take (they stay spooled).
+// does not take because it does not answer (they stay spooled). An entry
+// it refuses for good (storable.ErrRefused), or an unreadable record, is
+// set aside and the entries after it are written.
 func (t *Timeline) Flush(ctx context.Context) (int, error) {
 	if t.Spool == nil || t.Store == nil {
 		return 0, nil
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.Spool.Len() == 0 {
+	return t.flushLocked(ctx)
+}
+
+func (t *Timeline) flushLocked(ctx context.Context) (int, error) {
+	if t.Spool == nil || t.Store == nil || t.Spool.Len() == 0 {
 		return 0, nil
+	}
+	_, where := t.Spool.SetAside()
+	aside := func(err error) error {
+		t.log().WithFields(logrus.Fields{"set_aside": where, "error": err.Error()}).
+			Error("TIMELINE ENTRY SET ASIDE: the bot's database refuses it for good; the entries after it are written. It is kept in the set-aside file for an operator")
+		return spool.SetAside(err)
 	}
 	n, err := t.Spool.Replay(ctx, func(ctx context.Context, payload []byte) error {
 		var s spooled
 		if err := json.Unmarshal(payload, &s); err != nil || s.Entry.Key == "" {
 			// Unreadable: keeping it would block every later entry.
-			t.log().WithField("payload", clipText(string(payload), 200)).Error("unreadable timeline spool record dropped")
-			return nil
+			return aside(fmt.Errorf("unreadable timeline spool record: %v", err))
 		}
 		actx, cancel := context.WithTimeout(ctx, durationOr(t.AppendTimeout, 2*time.Second))
 		defer cancel()
 		_, _, err := t.Store.AppendTimelineAt(actx, s.Channel, s.Thread, s.Entry)
+		if storable.Refused(err) {
+			return aside(fmt.Errorf("timeline entry %s: %w", s.Entry.Key, err))
+		}
 		return err
 	})
 	if err != nil {
@@ -296,6 +338,8 @@ func (t spoolTimeline) Append(payload []byte) error {
 }
 
 func (t spoolTimeline) Len() int { return t.s.Len() }
+
+func (t spoolTimeline) SetAside() (int, string) { return t.s.SetAsideCount(), t.s.SetAsidePath() }
 
 func (t spoolTimeline) Replay(ctx context.Context, fn func(ctx context.Context, payload []byte) error) (int, error) {
 	return t.s.Replay(ctx, func(ctx context.Context, r spool.Record) error { return fn(ctx, r.Payload) })

@@ -28,7 +28,7 @@ func backupCommands(cfg config, dock *docker.Client, health *commands.Health, lo
 		log.WithField("error", err.Error()).Warn("backup commands will refuse to run")
 	}
 	b.Health = func(ctx context.Context) bot.Message { return health.Run(ctx, cfg.Health.CheckTimeout) }
-	c := &commands.Cleanup{Docker: dock, Backups: b, LogDir: cfg.LogDir}
+	c := &commands.Cleanup{Docker: dock, Backups: b, LogDir: cfg.LogDir, DataDir: cfg.DataDir}
 	t := &commands.DBTest{Docker: dock, Argv: cfg.DBTestCommand}
 	return b, c, t
 }

@@ -10,6 +10,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -179,25 +182,35 @@ func sniff(path, name string) string {
 	return FormatPlain
 }
 
-// Inspect checks that b is a real pg_dump file, reading its content (its
-// Format is found again, not trusted):
+// Inspect checks that b is a real, complete pg_dump file, reading its
+// content (its Format is found again, not trusted):
 //   - not empty;
 //   - custom: starts with PGDMP;
 //   - plain: a pg_dump (or pg_dumpall) header in the first KB, and the
 //     "dump complete" line at the end, which a dump cut short (disk full,
 //     killed pg_dump) lacks;
-//   - gzip: a valid gzip stream whose first KB passes as above. The end of
-//     a compressed dump is not read: that would mean decompressing it all.
+//   - gzip: a valid gzip stream read to its end (a cut-short stream lacks
+//     its trailer, a damaged one fails its checksum) whose first KB passes
+//     as above and, for plain SQL, whose last KB holds the "dump complete"
+//     line. Reading a whole compressed dump takes time: the verdict is
+//     remembered per file (path, size, modification time, inode), so a
+//     file is decompressed once per process while it stays the same.
 //
 // The error says what is wrong, naming the file.
 func Inspect(b Backup) error {
-	if err := inspect(b.Path); err != nil {
+	return InspectContext(context.Background(), b)
+}
+
+// InspectContext is Inspect that gives up when ctx ends (while reading a
+// gzip stream); the error then says the file could not be checked.
+func InspectContext(ctx context.Context, b Backup) error {
+	if err := inspect(ctx, b.Path); err != nil {
 		return fmt.Errorf("backup %s: %w", b.Path, err)
 	}
 	return nil
 }
 
-func inspect(path string) error {
+func inspect(ctx context.Context, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -218,28 +231,20 @@ func inspect(path string) error {
 	head = head[:n]
 
 	if bytes.HasPrefix(head, gzipMagic) {
+		key, cacheable := gzipKey(path, info)
+		if cacheable {
+			if verdict, ok := gzipVerdicts.get(key); ok {
+				return verdict
+			}
+		}
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("read: %w", err)
 		}
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return fmt.Errorf("not a valid gzip file: %w", err)
+		err := inspectGzip(ctx, f)
+		if cacheable && ctx.Err() == nil {
+			gzipVerdicts.put(key, err)
 		}
-		inner := make([]byte, headSize)
-		n, err := io.ReadFull(zr, inner)
-		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("corrupt gzip data: %w", err)
-		}
-		if n == 0 {
-			return errors.New("empty file inside gzip")
-		}
-		if bytes.HasPrefix(inner, []byte(magicCustom)) {
-			return nil
-		}
-		if !hasDumpHeader(inner[:n]) {
-			return errors.New("no pg_dump header in the first KB inside gzip")
-		}
-		return nil
+		return err
 	}
 	if bytes.HasPrefix(head, []byte(magicCustom)) {
 		return nil
@@ -255,6 +260,121 @@ func inspect(path string) error {
 		return errors.New(`truncated: no "-- PostgreSQL database dump complete" line at the end`)
 	}
 	return nil
+}
+
+// inspectGzip reads a whole gzip stream (every member), checking its
+// first KB as a dump's and, for plain SQL, its last KB for the
+// completion line.
+func inspectGzip(ctx context.Context, r io.Reader) error {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return fmt.Errorf("not a valid gzip file: %w", err)
+	}
+	inner := make([]byte, headSize)
+	n, err := io.ReadFull(zr, inner)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return gzipErr(err)
+	}
+	inner = inner[:n]
+	if n == 0 {
+		// Ended cleanly, or cut short before any content?
+		if _, err := zr.Read(make([]byte, 1)); err != nil && !errors.Is(err, io.EOF) {
+			return gzipErr(err)
+		}
+		return errors.New("empty file inside gzip")
+	}
+	custom := bytes.HasPrefix(inner, []byte(magicCustom))
+	if !custom && !hasDumpHeader(inner) {
+		return errors.New("no pg_dump header in the first KB inside gzip")
+	}
+	tail := &tailWriter{n: headSize}
+	tail.Write(inner)
+	buf := make([]byte, 256<<10)
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("not checked to its end in time: %w", err)
+		}
+		k, err := zr.Read(buf)
+		tail.Write(buf[:k])
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return gzipErr(err)
+		}
+	}
+	if !custom && !bytes.Contains(tail.b, []byte("dump complete")) {
+		return errors.New(`truncated: no "-- PostgreSQL database dump complete" line at the end inside gzip`)
+	}
+	return nil
+}
+
+func gzipErr(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("truncated: the gzip stream ends early")
+	}
+	return fmt.Errorf("corrupt gzip data: %w", err)
+}
+
+// tailWriter keeps the last n bytes written to it.
+type tailWriter struct {
+	b []byte
+	n int
+}
+
+func (t *tailWriter) Write(p []byte) {
+	if len(p) >= t.n {
+		t.b = append(t.b[:0], p[len(p)-t.n:]...)
+		return
+	}
+	if over := len(t.b) + len(p) - t.n; over > 0 {
+		t.b = append(t.b[:0], t.b[over:]...)
+	}
+	t.b = append(t.b, p...)
+}
+
+// The gzip verdicts already reached, by file identity.
+type fileKey struct {
+	path       string
+	size       int64
+	mtime      int64
+	dev, inode uint64
+}
+
+func gzipKey(path string, info os.FileInfo) (fileKey, bool) {
+	k := fileKey{path: path, size: info.Size(), mtime: info.ModTime().UnixNano()}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return k, false
+	}
+	k.dev, k.inode = uint64(st.Dev), uint64(st.Ino)
+	return k, true
+}
+
+type verdictCache struct {
+	mu sync.Mutex
+	m  map[fileKey]error
+}
+
+// At most this many verdicts are remembered; the cache starts over when full.
+const verdictCacheMax = 4096
+
+var gzipVerdicts = &verdictCache{}
+
+func (c *verdictCache) get(k fileKey) (error, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[k]
+	return v, ok
+}
+
+func (c *verdictCache) put(k fileKey, v error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= verdictCacheMax {
+		c.m = map[fileKey]error{}
+	}
+	c.m[k] = v
 }
 
 func hasDumpHeader(head []byte) bool {

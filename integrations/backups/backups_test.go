@@ -229,7 +229,7 @@ func TestInspectRealDumps(t *testing.T) {
 }
 
 func TestInspectRejects(t *testing.T) {
-	plain, _ := dumps(t)
+	plain, custom := dumps(t)
 	garbage := []byte("this is not a database dump\n")
 	for _, tc := range []struct {
 		name  string
@@ -243,6 +243,16 @@ func TestInspectRejects(t *testing.T) {
 		{"empty.sql.gz", gz(t, nil), "empty file inside gzip"},
 		{"cut.sql", plain[:len(plain)*2/3], "truncated"},
 		{"badgzip.sql.gz", append([]byte{0x1f, 0x8b}, garbage...), "gzip"},
+		{"header-only.sql", []byte("--\n-- PostgreSQL database dump\n--\n"), "truncated"},
+		// A gzip cut short: its first KB decompresses fine, its end is missing.
+		{"cut.sql.gz", func() []byte { g := gz(t, plain); return g[:len(g)*2/3] }(), "truncated"},
+		{"cut-custom.sql.gz", func() []byte { g := gz(t, custom); return g[:len(g)-9] }(), "truncated"},
+		{"cut-header.sql.gz", gz(t, plain)[:12], "truncated"},
+		// A whole gzip of a dump that was already cut short.
+		{"gz-of-cut.sql.gz", gz(t, plain[:len(plain)/2]), "truncated"},
+		{"gz-header-only.sql.gz", gz(t, []byte("-- PostgreSQL database dump\n")), "truncated"},
+		// A damaged byte in the middle fails the checksum or the stream.
+		{"flipped.sql.gz", func() []byte { g := gz(t, plain); g[len(g)/2] ^= 0xff; return g }(), "gzip"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -261,5 +271,98 @@ func TestInspectMissingFile(t *testing.T) {
 	err := backups.Inspect(backups.Backup{Path: path, Name: "gone.sql"})
 	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), path) {
 		t.Fatalf("Inspect of a removed file = %v", err)
+	}
+}
+
+// TestInspectGzipVerdictFollowsTheFile: the remembered verdict of a gzip
+// file is the file's as it is now: rewritten, it is read again.
+func TestInspectGzipVerdictFollowsTheFile(t *testing.T) {
+	plain, _ := dumps(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "shiftwise.sql.gz")
+	whole := gz(t, plain)
+	at := time.Now().Add(-time.Hour)
+	write(t, path, whole, at)
+	if err := backups.Inspect(only(t, dir)); err != nil {
+		t.Fatalf("complete gzip: %v", err)
+	}
+	write(t, path, whole[:len(whole)/2], at) // same mtime, other size
+	if err := backups.Inspect(only(t, dir)); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("the same file cut short: %v", err)
+	}
+	write(t, path, whole, at)
+	if err := backups.Inspect(only(t, dir)); err != nil {
+		t.Fatalf("complete again: %v", err)
+	}
+}
+
+// TestTemps: a dump's temporary file is in use while its writer holds it
+// open, however old its time stamp, and a leftover once closed without a
+// final name; a fresh unlocked one counts as in use for TempGrace;
+// RemoveTemp removes only leftovers; other names are not temporary dump
+// files.
+func TestTemps(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	old := now.Add(-3 * time.Hour)
+	f, err := backups.CreateTemp(dir, "shiftwise", "20261205_000000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.WriteString("-- PostgreSQL database dump\n")
+	if err := os.Chtimes(f.Name(), old, old); err != nil {
+		t.Fatal(err)
+	}
+	leftover := filepath.Join(dir, ".shiftwise_pre_restore_20261101_000000.sql.77.tmp")
+	write(t, leftover, []byte("x"), old)
+	fresh := filepath.Join(dir, ".shiftwise_20261205_000001.sql.78.tmp")
+	write(t, fresh, []byte("x"), now)
+	for _, name := range []string{"shiftwise_20261101.sql.tmp", ".shiftwise_x.sql", ".other_20261101.sql.1.tmp", ".shiftwise_20261101.sql.1.tmp.bak"} {
+		write(t, filepath.Join(dir, name), []byte("x"), old)
+	}
+	if err := os.Mkdir(filepath.Join(dir, ".shiftwise_dir.sql.1.tmp"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(leftover, filepath.Join(dir, ".shiftwise_link.sql.1.tmp")); err != nil {
+		t.Fatal(err)
+	}
+
+	temps, err := backups.Temps(dir, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, tmp := range temps {
+		got[filepath.Base(tmp.Path)] = tmp.InUse
+	}
+	want := map[string]bool{filepath.Base(f.Name()): true, filepath.Base(leftover): false, filepath.Base(fresh): true}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Temps in use = %v, want %v", got, want)
+	}
+	for _, tmp := range temps {
+		removed, err := backups.RemoveTemp(tmp, now)
+		if err != nil || removed != !tmp.InUse {
+			t.Errorf("RemoveTemp(%s) = %v, %v", tmp.Name, removed, err)
+		}
+	}
+	if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
+		t.Error("the leftover is still there")
+	}
+	for _, p := range []string{f.Name(), fresh} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s in use was removed: %v", p, err)
+		}
+	}
+	// Closed without a final name, as when its process is killed: a leftover.
+	f.Close()
+	temps, _ = backups.Temps(dir, now)
+	for _, tmp := range temps {
+		if tmp.Path == f.Name() && tmp.InUse {
+			t.Error("a closed temporary file is still in use")
+		}
+	}
+	if temps, err := backups.Temps(filepath.Join(dir, "nope"), now); err != nil || len(temps) != 0 {
+		t.Errorf("Temps of a missing directory = %v, %v", temps, err)
 	}
 }

@@ -78,8 +78,23 @@ func (t *Trail) VerifyAudit(ctx context.Context) (commands.AuditReport, error) {
 		r.Problems = append(r.Problems, fmt.Sprintf("the digest kept outside the database is unreadable: %v", derr))
 	}
 	r.Pending = t.Pending()
+	r.Spool = t.AuditSpool()
 	return r, nil
 }
 
-// AuditPending implements commands.AuditLog.
-func (t *Trail) AuditPending() int { return t.Pending() }
+// AuditSpool implements commands.AuditLog: what waits in the spool and
+// why — the database not answering, or what it said — and what was set
+// aside.
+func (t *Trail) AuditSpool() commands.AuditSpool {
+	sp := commands.AuditSpool{Pending: t.Pending()}
+	sp.SetAside, sp.SetAsideWhere = t.SetAside()
+	if sp.Pending == 0 {
+		return sp
+	}
+	if t.o.Store() == nil {
+		sp.Unreachable = true
+	} else if err := t.LastError(); err != nil {
+		sp.Reason = err.Error()
+	}
+	return sp
+}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/internal/spool"
+	"github.com/shiftwise/shiftwise-bot/internal/storable"
 	"github.com/shiftwise/shiftwise-bot/internal/store"
 )
 
@@ -77,6 +78,9 @@ type Trail struct {
 	head     store.Digest
 	notified store.Digest
 	failing  atomic.Bool // the last replay failed (for the log's sake)
+
+	lastMu  sync.Mutex
+	lastErr error // why entries wait: the last write or replay that failed; nil once one succeeds
 }
 
 var _ bot.Auditor = (*Trail)(nil)
@@ -129,6 +133,10 @@ type spooled struct {
 // directly, within Timeout. It fails only when nothing took the entry.
 func (t *Trail) Append(ctx context.Context, e bot.AuditEntry) error {
 	now := time.Now().UTC()
+	// Storable before the spool too: its JSON would turn invalid UTF-8
+	// into U+FFFD without a word.
+	e.Subject, e.Channel, e.Command, e.Args = storable.Text(e.Subject), storable.Text(e.Channel), storable.Text(e.Command), storable.Text(e.Args)
+	e.Decision, e.Approver, e.Result = storable.Text(e.Decision), storable.Text(e.Approver), storable.Text(e.Result)
 	if t.o.Spool == nil {
 		key := fmt.Sprintf("%s-%d", t.instance, t.seq.Add(1))
 		dbErr := error(bot.ErrStoreUnavailable)
@@ -173,6 +181,30 @@ func (t *Trail) Kick() {
 	}
 }
 
+// noteErr keeps why entries wait (nil: the last write went through).
+func (t *Trail) noteErr(err error) {
+	t.lastMu.Lock()
+	t.lastErr = err
+	t.lastMu.Unlock()
+}
+
+// LastError is why entries wait in the spool: the error of the last write
+// or replay that failed, nil when the last one went through.
+func (t *Trail) LastError() error {
+	t.lastMu.Lock()
+	defer t.lastMu.Unlock()
+	return t.lastErr
+}
+
+// SetAside returns how many entries the database refused for good, and
+// the file beside the spool that keeps them ("" without a spool).
+func (t *Trail) SetAside() (int, string) {
+	if t.o.Spool == nil {
+		return 0, ""
+	}
+	return t.o.Spool.SetAsideCount(), t.o.Spool.SetAsidePath()
+}
+
 // Pending returns how many entries wait in the spool.
 func (t *Trail) Pending() int {
 	if t.o.Spool == nil {
@@ -191,21 +223,33 @@ func (t *Trail) Flush(ctx context.Context) (int, error) {
 	if st == nil {
 		return 0, bot.ErrStoreUnavailable
 	}
-	return t.o.Spool.Replay(ctx, t.deliver(st))
+	n, err := t.o.Spool.Replay(ctx, t.deliver(st))
+	if ctx.Err() == nil {
+		t.noteErr(err)
+	}
+	return n, err
 }
 
 // deliver returns the function that writes one spool record to st, with
-// the record's key as the entry's idempotency key.
+// the record's key as the entry's idempotency key. A record that can never
+// be written — not an audit entry, unreadable, or refused by the database
+// for good (storable.ErrRefused) — is set aside (spool.SetAside), so that
+// the entries behind it are written; a database that does not answer
+// stops the replay, to be tried again.
 func (t *Trail) deliver(st *store.Store) func(ctx context.Context, r spool.Record) error {
 	return func(ctx context.Context, r spool.Record) error {
+		aside := func(err error) error {
+			t.o.Log.WithFields(logrus.Fields{"spool_id": r.ID, "set_aside": t.o.Spool.SetAsidePath(), "error": err.Error()}).
+				Error("AUDIT ENTRY SET ASIDE: the bot's database refuses it for good; the entries after it are written. It is kept in the set-aside file for an operator")
+			return spool.SetAside(err)
+		}
 		if r.Kind != SpoolKind {
-			// Not ours: a spool is shared only by agreement. Keep order by
-			// refusing rather than skipping.
-			return fmt.Errorf("audit replay: spool record %s is of kind %q", r.ID, r.Kind)
+			// Not ours: a spool is shared only by agreement.
+			return aside(fmt.Errorf("audit replay: spool record %s is of kind %q", r.ID, r.Kind))
 		}
 		var s spooled
 		if err := json.Unmarshal(r.Payload, &s); err != nil {
-			return fmt.Errorf("audit replay: spool record %s: %w", r.ID, err)
+			return aside(fmt.Errorf("audit replay: spool record %s is unreadable: %w", r.ID, err))
 		}
 		key := s.Key
 		if key == "" {
@@ -215,6 +259,9 @@ func (t *Trail) deliver(st *store.Store) func(ctx context.Context, r spool.Recor
 		defer cancel()
 		got, err := st.Append(wctx, toStore(bot.AuditEntry{Subject: s.Subject, Channel: s.Channel, Command: s.Command,
 			Args: s.Args, Decision: s.Decision, Approver: s.Approver, Result: s.Result, Duration: s.Duration}, key, s.At))
+		if storable.Refused(err) {
+			return aside(fmt.Errorf("audit replay: spool record %s: %w", r.ID, err))
+		}
 		if err != nil {
 			return fmt.Errorf("audit replay: %w", err)
 		}

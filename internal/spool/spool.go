@@ -22,10 +22,12 @@
 package spool
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -81,7 +83,8 @@ type Spool struct {
 	lock     *os.File // flock held while open: one process per directory
 	ackAt    position // everything before this is forgotten
 	pending  int
-	replayMu sync.Mutex // one Replay at a time
+	replayMu sync.Mutex      // one Replay at a time
+	asideIDs map[string]bool // IDs in the set-aside file
 }
 
 type position struct {
@@ -120,7 +123,119 @@ func Open(dir string) (*Spool, error) {
 		s.closeFiles()
 		return nil, err
 	}
+	if err := s.readSetAside(); err != nil {
+		s.closeFiles()
+		return nil, err
+	}
 	return s, nil
+}
+
+// setAsideError marks an error of a Replay function as final for its record.
+type setAsideError struct{ err error }
+
+func (e *setAsideError) Error() string { return e.err.Error() }
+func (e *setAsideError) Unwrap() error { return e.err }
+
+// SetAside wraps err, the reason why the receiving side refuses a record
+// for good, so that Replay sets the record aside and goes on (see the
+// package doc) instead of stopping there.
+func SetAside(err error) error {
+	if err == nil {
+		err = errors.New("refused")
+	}
+	return &setAsideError{err: err}
+}
+
+// IsSetAside reports whether err was made by SetAside.
+func IsSetAside(err error) bool {
+	var e *setAsideError
+	return errors.As(err, &e)
+}
+
+// SetAsidePath is the file records refused for good are kept in: beside
+// the spool directory, never deleted by the spool.
+func (s *Spool) SetAsidePath() string { return filepath.Clean(s.dir) + ".set-aside" }
+
+// SetAsideCount is how many records the set-aside file holds (0 once an
+// operator removed it).
+func (s *Spool) SetAsideCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.asideIDs) > 0 {
+		if _, err := os.Stat(s.SetAsidePath()); errors.Is(err, os.ErrNotExist) {
+			s.asideIDs = map[string]bool{}
+		}
+	}
+	return len(s.asideIDs)
+}
+
+// asideLine is one line of the set-aside file.
+type asideLine struct {
+	ID            string          `json:"id"`
+	Kind          string          `json:"kind"`
+	At            time.Time       `json:"at"`
+	SetAsideAt    time.Time       `json:"set_aside_at"`
+	Reason        string          `json:"reason"`
+	Payload       json.RawMessage `json:"payload,omitempty"`        // when it is JSON
+	PayloadBase64 []byte          `json:"payload_base64,omitempty"` // otherwise
+}
+
+// readSetAside counts the records in the set-aside file (a record set
+// aside twice, by a replay interrupted before it forgot it, counts once).
+func (s *Spool) readSetAside() error {
+	s.asideIDs = map[string]bool{}
+	data, err := os.ReadFile(s.SetAsidePath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("spool: reading %s: %w", s.SetAsidePath(), err)
+	}
+	for _, line := range bytes.Split(data, []byte{'\n'}) {
+		var l asideLine
+		if len(bytes.TrimSpace(line)) == 0 || json.Unmarshal(line, &l) != nil {
+			continue // a line torn by a crash: its record is still in the spool
+		}
+		s.asideIDs[l.ID] = true
+	}
+	return nil
+}
+
+// setAside appends r to the set-aside file and syncs it.
+func (s *Spool) setAside(r Record, reason error) error {
+	l := asideLine{ID: r.ID, Kind: r.Kind, At: r.At, SetAsideAt: time.Now().UTC(), Reason: reason.Error()}
+	if json.Valid(r.Payload) {
+		l.Payload = r.Payload
+	} else {
+		l.PayloadBase64 = r.Payload
+	}
+	line, err := json.Marshal(l)
+	if err != nil {
+		return fmt.Errorf("spool: setting record %s aside: %w", r.ID, err)
+	}
+	path := s.SetAsidePath()
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("spool: setting record %s aside: %w", r.ID, err)
+	}
+	_, err = f.Write(append(line, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && statErr != nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		return fmt.Errorf("spool: setting record %s aside in %s: %w", r.ID, path, err)
+	}
+	s.mu.Lock()
+	s.asideIDs[r.ID] = true
+	s.mu.Unlock()
+	return nil
 }
 
 func (s *Spool) recover() error {
@@ -563,9 +678,11 @@ func (s *Spool) rotate() error {
 
 // Replay calls fn with every record not yet forgotten, oldest first,
 // including records appended while it runs. A record fn accepts (returns nil
-// for) is forgotten durably before the next one is offered; the first error
-// stops the replay and is returned, that record staying in the spool. It
-// returns how many records were delivered. Replays are serialized; Append
+// for) is forgotten durably before the next one is offered. A record fn
+// refuses with an error made by SetAside is written to the set-aside file,
+// then forgotten, and the replay goes on. Any other error stops the replay
+// and is returned, that record staying in the spool. It returns how many
+// records were delivered (set-aside ones are not counted). Replays are serialized; Append
 // may run concurrently and is never blocked by fn.
 func (s *Spool) Replay(ctx context.Context, fn func(ctx context.Context, r Record) error) (int, error) {
 	s.replayMu.Lock()
@@ -582,13 +699,21 @@ func (s *Spool) Replay(ctx context.Context, fn func(ctx context.Context, r Recor
 		if !ok {
 			return done, nil
 		}
-		if err := fn(ctx, r); err != nil {
-			return done, err
+		ferr := fn(ctx, r)
+		if ferr != nil && !IsSetAside(ferr) {
+			return done, ferr
+		}
+		if ferr != nil {
+			if err := s.setAside(r, ferr); err != nil {
+				return done, err
+			}
 		}
 		if err := s.forget(end); err != nil {
 			return done, err
 		}
-		done++
+		if ferr == nil {
+			done++
+		}
 	}
 }
 

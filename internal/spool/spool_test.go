@@ -3,6 +3,7 @@ package spool
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -627,5 +628,77 @@ func TestCrashDuringRotation(t *testing.T) {
 	}
 	if _, err := os.Stat(seg); !os.IsNotExist(err) {
 		t.Fatalf("the acknowledged old segment is still there: %v", err)
+	}
+}
+
+// TestRefusedRecordIsSetAsideAndTheRestDelivered: a record the receiving
+// side refuses for good (SetAside) never blocks the ones behind it: it
+// goes to the set-aside file beside the spool, kept across reopens, and
+// every later record is delivered in order.
+func TestRefusedRecordIsSetAsideAndTheRestDelivered(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "audit-spool")
+	s := mustOpen(t, dir)
+	var want []string
+	var poisoned []string
+	for i := 0; i < 6; i++ {
+		payload := []byte(fmt.Sprintf(`{"n":%d}`, i))
+		if i == 1 || i == 4 {
+			payload = []byte(fmt.Sprintf("poison %d \x00\xff", i)) // not JSON: kept in base64
+		}
+		r, err := s.Append("k", payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 || i == 4 {
+			poisoned = append(poisoned, r.ID)
+		} else {
+			want = append(want, r.ID)
+		}
+	}
+	var got []string
+	n, err := s.Replay(context.Background(), func(_ context.Context, r Record) error {
+		if strings.HasPrefix(string(r.Payload), "poison") {
+			return SetAside(fmt.Errorf("invalid byte sequence (SQLSTATE 22021)"))
+		}
+		got = append(got, r.ID)
+		return nil
+	})
+	if err != nil || n != 4 || strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("Replay = %d, %v, delivered %v; want 4, nil, %v", n, err, got, want)
+	}
+	if s.Len() != 0 || s.SetAsideCount() != 2 {
+		t.Fatalf("Len %d, SetAsideCount %d; want 0 and 2", s.Len(), s.SetAsideCount())
+	}
+	if s.SetAsidePath() != dir+".set-aside" {
+		t.Fatalf("set-aside file %s, want beside the spool directory", s.SetAsidePath())
+	}
+	data, err := os.ReadFile(s.SetAsidePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("set-aside file:\n%s", data)
+	}
+	for i, l := range lines {
+		var a asideLine
+		if err := json.Unmarshal([]byte(l), &a); err != nil || a.ID != poisoned[i] || !strings.Contains(a.Reason, "22021") ||
+			string(a.PayloadBase64) != fmt.Sprintf("poison %d \x00\xff", 3*i+1) || a.At.IsZero() || a.SetAsideAt.IsZero() {
+			t.Errorf("set-aside line %d: %s (%v)", i, l, err)
+		}
+	}
+	// Kept across a reopen, never deleted by the spool; an operator's
+	// removal is seen.
+	s.Close()
+	s = mustOpen(t, dir)
+	defer s.Close()
+	if s.SetAsideCount() != 2 || len(drain(t, s)) != 0 {
+		t.Fatalf("after reopen: %d set aside", s.SetAsideCount())
+	}
+	if err := os.Remove(s.SetAsidePath()); err != nil {
+		t.Fatal(err)
+	}
+	if s.SetAsideCount() != 0 {
+		t.Fatalf("after the operator removed the file: %d set aside", s.SetAsideCount())
 	}
 }

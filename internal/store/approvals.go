@@ -127,6 +127,7 @@ func (s *Store) CreateApproval(ctx context.Context, a Approval, ttl time.Duratio
 	a.CreatedAt = a.CreatedAt.UTC().Truncate(time.Microsecond)
 	a.ExpiresAt = a.CreatedAt.Add(ttl)
 	a.State, a.Approver, a.DecidedAt, a.Result = StatePending, "", time.Time{}, ""
+	a.makeStorable()
 	for attempt := 0; ; attempt++ {
 		a.ID = newApprovalID()
 		_, err := s.pool.Exec(ctx, `INSERT INTO approvals
@@ -139,7 +140,7 @@ func (s *Store) CreateApproval(ctx context.Context, a Approval, ttl time.Duratio
 			continue // an ID already taken: draw another
 		}
 		if err != nil {
-			return Approval{}, fmt.Errorf("create approval for %s: %w", a.Command, err)
+			return Approval{}, fmt.Errorf("create approval for %s: %w", a.Command, classify(err))
 		}
 		return a, nil
 	}
@@ -149,10 +150,11 @@ func (s *Store) CreateApproval(ctx context.Context, a Approval, ttl time.Duratio
 // posting, and the post names the ID): the message that holds the buttons
 // and the thread that follows it.
 func (s *Store) SetMessage(ctx context.Context, id, channel, messageTS, threadTS string) error {
+	id, channel, messageTS, threadTS = text(id), text(channel), text(messageTS), text(threadTS)
 	tag, err := s.pool.Exec(ctx, `UPDATE approvals SET channel = $2, message_ts = $3, thread_ts = $4 WHERE id = $1`,
 		id, channel, messageTS, threadTS)
 	if err != nil {
-		return fmt.Errorf("approval %s: set message: %w", id, err)
+		return fmt.Errorf("approval %s: set message: %w", id, classify(err))
 	}
 	if tag.RowsAffected() == 0 {
 		return &DecisionError{ID: id, Err: ErrNotFound}
@@ -162,6 +164,7 @@ func (s *Store) SetMessage(ctx context.Context, id, channel, messageTS, threadTS
 
 // Approval returns the request with this ID, or an error wrapping ErrNotFound.
 func (s *Store) Approval(ctx context.Context, id string) (Approval, error) {
+	id = text(id)
 	a, err := scanApproval(s.pool.QueryRow(ctx, `SELECT `+approvalColumns+` FROM approvals WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Approval{}, &DecisionError{ID: id, Err: ErrNotFound}
@@ -186,6 +189,7 @@ func (s *Store) Decide(ctx context.Context, id, approver string, approve bool, n
 		state = StateApproved
 	}
 	now = now.UTC().Truncate(time.Microsecond)
+	id, approver = text(id), text(approver)
 	a, err := scanApproval(s.pool.QueryRow(ctx, `UPDATE approvals
 		SET state = $3, approver = $2, decided_at = $4
 		WHERE id = $1 AND state = 'pending' AND expires_at > $4 AND requester <> $2
@@ -194,7 +198,7 @@ func (s *Store) Decide(ctx context.Context, id, approver string, approve bool, n
 		return a, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return Approval{}, fmt.Errorf("approval %s: decide: %w", id, err)
+		return Approval{}, fmt.Errorf("approval %s: decide: %w", id, classify(err))
 	}
 	// Nothing changed: say why, from the row as it is now.
 	cur, err := s.Approval(ctx, id)
@@ -279,10 +283,11 @@ func (s *Store) MarkExecuted(ctx context.Context, id, result string, ok bool) er
 	if ok {
 		state = StateExecuted
 	}
+	id, result = text(id), text(result)
 	tag, err := s.pool.Exec(ctx, `UPDATE approvals SET state = $2, result = $3 WHERE id = $1 AND state = 'approved'`,
 		id, state, result)
 	if err != nil {
-		return fmt.Errorf("approval %s: mark %s: %w", id, state, err)
+		return fmt.Errorf("approval %s: mark %s: %w", id, state, classify(err))
 	}
 	if tag.RowsAffected() == 1 {
 		return nil

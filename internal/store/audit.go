@@ -85,6 +85,7 @@ func hashEntry(prev string, e Entry) string {
 // Key is already in the log is not written again: Append returns the
 // stored one.
 func (s *Store) Append(ctx context.Context, e Entry) (Entry, error) {
+	e.makeStorable()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit append: %w", err)
@@ -117,7 +118,7 @@ func (s *Store) Append(ctx context.Context, e Entry) (Entry, error) {
 		e.ID, e.At, e.Subject, e.Channel, e.Command, e.Args, e.Decision, e.Approver, e.Result,
 		int64(e.Duration), e.PrevHash, e.Hash, key, occurred)
 	if err != nil {
-		return Entry{}, fmt.Errorf("audit append: insert entry %d: %w", e.ID, err)
+		return Entry{}, fmt.Errorf("audit append: insert entry %d: %w", e.ID, classify(err))
 	}
 	if tag.RowsAffected() == 0 {
 		// Written before (a replay after a crash): the chain stays as it is.
@@ -131,7 +132,7 @@ func (s *Store) Append(ctx context.Context, e Entry) (Entry, error) {
 		return Entry{}, fmt.Errorf("audit append: move the chain head: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return Entry{}, fmt.Errorf("audit append: commit entry %d: %w", e.ID, err)
+		return Entry{}, fmt.Errorf("audit append: commit entry %d: %w", e.ID, classify(err))
 	}
 	return e, nil
 }
@@ -175,7 +176,7 @@ func (s *Store) Entries(ctx context.Context, f Filter) ([]Entry, error) {
 	limit = min(limit, MaxLimit)
 	rows, err := s.pool.Query(ctx, `SELECT `+entryColumns+` FROM audit_log
 		WHERE ($1 = '' OR subject = $1) AND coalesce(occurred_at, at) >= $2 AND ($4 <= 0 OR id < $4)
-		ORDER BY id DESC LIMIT $3`, f.Subject, f.Since, limit, f.Before)
+		ORDER BY id DESC LIMIT $3`, indexed(f.Subject), f.Since, limit, f.Before)
 	if err != nil {
 		return nil, fmt.Errorf("audit entries: %w", err)
 	}

@@ -19,12 +19,13 @@ func (s *Store) FirstDelivery(ctx context.Context, key string, ttl time.Duration
 		return false, fmt.Errorf("first delivery: ttl %v must be positive", ttl)
 	}
 	s.sweep(ctx, ttl)
+	key = indexed(key)
 	tag, err := s.pool.Exec(ctx, `INSERT INTO deliveries (key, seen_at) VALUES ($1, now())
 		ON CONFLICT (key) DO UPDATE SET seen_at = now()
 		WHERE deliveries.seen_at < now() - $2 * interval '1 microsecond'`,
 		key, ttl.Microseconds())
 	if err != nil {
-		return false, fmt.Errorf("first delivery of %q: %w", key, err)
+		return false, fmt.Errorf("first delivery of %q: %w", key, classify(err))
 	}
 	return tag.RowsAffected() == 1, nil
 }

@@ -83,12 +83,13 @@ func (s *Store) ReserveIncident(ctx context.Context, i Incident) (Incident, erro
 		i.StartedAt = time.Now()
 	}
 	i.StartedAt = i.StartedAt.UTC().Truncate(time.Microsecond)
+	i.makeStorable()
 	got, err := scanIncident(s.pool.QueryRow(ctx, `INSERT INTO incidents
 		(state, severity, title, commander, opened_by, origin_channel, started_at)
 		VALUES ('opening', $1, $2, $3, $4, $5, $6) RETURNING `+incidentColumns,
 		i.Severity, i.Title, i.Commander, i.OpenedBy, i.OriginChannel, i.StartedAt))
 	if err != nil {
-		return Incident{}, fmt.Errorf("reserve incident: %w", err)
+		return Incident{}, fmt.Errorf("reserve incident: %w", classify(err))
 	}
 	return got, nil
 }
@@ -97,13 +98,13 @@ func (s *Store) ReserveIncident(ctx context.Context, i Incident) (Incident, erro
 // thread). Another incident open in the same place: ErrIncidentHere.
 func (s *Store) ActivateIncident(ctx context.Context, id int64, channel, thread, link string) (Incident, error) {
 	got, err := scanIncident(s.pool.QueryRow(ctx, `UPDATE incidents SET state = 'open', channel = $2, thread_ts = $3, link = $4
-		WHERE id = $1 AND state = 'opening' RETURNING `+incidentColumns, id, channel, thread, link))
+		WHERE id = $1 AND state = 'opening' RETURNING `+incidentColumns, id, indexed(channel), indexed(thread), text(link)))
 	var pe *pgconn.PgError
 	switch {
 	case errors.As(err, &pe) && pe.Code == "23505":
 		return Incident{}, fmt.Errorf("open INC-%d in %s: %w", id, channel, ErrIncidentHere)
 	case err != nil:
-		return Incident{}, fmt.Errorf("open INC-%d: %w", id, err)
+		return Incident{}, fmt.Errorf("open INC-%d: %w", id, classify(err))
 	}
 	return got, nil
 }
@@ -130,7 +131,7 @@ func (s *Store) IncidentByID(ctx context.Context, id int64) (Incident, error) {
 func (s *Store) OpenIncidentAt(ctx context.Context, channel, thread string) (Incident, error) {
 	i, err := scanIncident(s.pool.QueryRow(ctx, `SELECT `+incidentColumns+` FROM incidents
 		WHERE state = 'open' AND channel = $1 AND (thread_ts = '' OR thread_ts = $2)
-		ORDER BY started_at DESC LIMIT 1`, channel, thread))
+		ORDER BY started_at DESC LIMIT 1`, indexed(channel), indexed(thread)))
 	if err != nil {
 		return Incident{}, fmt.Errorf("open incident in %s: %w", channel, err)
 	}
@@ -161,14 +162,14 @@ func (s *Store) updateOpen(ctx context.Context, what string, id int64, set strin
 		}
 	}
 	if err != nil {
-		return Incident{}, fmt.Errorf("%s INC-%d: %w", what, id, err)
+		return Incident{}, fmt.Errorf("%s INC-%d: %w", what, id, classify(err))
 	}
 	return got, nil
 }
 
 // SetCommander names the incident's commander.
 func (s *Store) SetCommander(ctx context.Context, id int64, who string) (Incident, error) {
-	return s.updateOpen(ctx, "set commander of", id, `commander = $2`, who)
+	return s.updateOpen(ctx, "set commander of", id, `commander = $2`, text(who))
 }
 
 // SetSeverity changes the incident's severity (1..4).
@@ -179,17 +180,18 @@ func (s *Store) SetSeverity(ctx context.Context, id int64, sev int) (Incident, e
 // ResolveIncident closes an open incident, once: a second call gets
 // ErrIncidentResolved with the incident as it stands.
 func (s *Store) ResolveIncident(ctx context.Context, id int64, summary string, at time.Time) (Incident, error) {
-	return s.updateOpen(ctx, "resolve", id, `state = 'resolved', summary = $2, resolved_at = $3`, summary, at.UTC().Truncate(time.Microsecond))
+	return s.updateOpen(ctx, "resolve", id, `state = 'resolved', summary = $2, resolved_at = $3`, text(summary), at.UTC().Truncate(time.Microsecond))
 }
 
 // AppendTimeline adds e to incident e.IncidentID unless an entry with its
 // Key exists; it reports whether it was added.
 func (s *Store) AppendTimeline(ctx context.Context, e TimelineEntry) (bool, error) {
+	e.makeStorable()
 	tag, err := s.pool.Exec(ctx, `INSERT INTO incident_timeline (incident_id, key, at, who, kind, what, outcome, approver, link)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (key) DO NOTHING`,
 		e.IncidentID, e.Key, e.At.UTC(), e.Who, e.Kind, e.What, e.Outcome, e.Approver, e.Link)
 	if err != nil {
-		return false, fmt.Errorf("append to the timeline of INC-%d: %w", e.IncidentID, err)
+		return false, fmt.Errorf("append to the timeline of INC-%d: %w", e.IncidentID, classify(err))
 	}
 	return tag.RowsAffected() == 1, nil
 }
@@ -199,6 +201,8 @@ func (s *Store) AppendTimeline(ctx context.Context, e TimelineEntry) (bool, erro
 // exists. It returns the incident's ID (0 when none held the place) and
 // whether the entry was added.
 func (s *Store) AppendTimelineAt(ctx context.Context, channel, thread string, e TimelineEntry) (int64, bool, error) {
+	e.makeStorable()
+	channel, thread = indexed(channel), indexed(thread)
 	var id, added int64
 	err := s.pool.QueryRow(ctx, `WITH inc AS (
 			SELECT id FROM incidents
@@ -213,7 +217,7 @@ func (s *Store) AppendTimelineAt(ctx context.Context, channel, thread string, e 
 		SELECT COALESCE((SELECT id FROM inc), 0), (SELECT count(*) FROM ins)`,
 		channel, thread, e.Key, e.At.UTC(), e.Who, e.Kind, e.What, e.Outcome, e.Approver, e.Link).Scan(&id, &added)
 	if err != nil {
-		return 0, false, fmt.Errorf("append to the timeline in %s: %w", channel, err)
+		return 0, false, fmt.Errorf("append to the timeline in %s: %w", channel, classify(err))
 	}
 	return id, added == 1, nil
 }
