@@ -35,6 +35,7 @@ import (
 	"github.com/shiftwise/shiftwise-bot/integrations/redis"
 	"github.com/shiftwise/shiftwise-bot/internal/audittrail"
 	"github.com/shiftwise/shiftwise-bot/internal/redact"
+	"github.com/shiftwise/shiftwise-bot/internal/state"
 	"github.com/shiftwise/shiftwise-bot/internal/store"
 	"github.com/shiftwise/shiftwise-bot/internal/store/botstore"
 	"github.com/shiftwise/shiftwise-bot/permissions"
@@ -205,7 +206,7 @@ type app struct {
 	// of a request that expired undecided.
 	notifyExpired func(context.Context, bot.Approval)
 	incidents     *commands.Incidents
-	timeline      *commands.Timeline
+	timeline      *state.Timeline
 	// trail writes audit entries (database, else the spool); nil without
 	// SHIFTWISE_DATABASE_URL.
 	trail *audittrail.Trail
