@@ -121,6 +121,13 @@ type Workspace interface {
 	GroupMembers(ctx context.Context, group string) ([]string, error)
 	// UserExists tells whether a user ID names a workspace member.
 	UserExists(ctx context.Context, user string) (bool, error)
+	// Person reads a person as people name one in this workspace (in
+	// Slack a mention, <@U…>): their user ID and subject ("slack:U…");
+	// ok is false when text names no person.
+	Person(text string) (user, subject string, ok bool)
+	// ChannelRef names a channel in a message's text so that it links to
+	// it (in Slack <#C…>).
+	ChannelRef(channel string) string
 	// Post posts m in a channel (in thread when not "") and returns the
 	// message's ts. notify are namespaced subjects to mention, so that
 	// they are notified: "slack:U…" people, "slack-group:S…" user groups.

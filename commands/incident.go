@@ -131,7 +131,7 @@ func (in *Incidents) log() logrus.FieldLogger {
 
 // Limits of what people type.
 const (
-	maxTitle  = 150 // Slack's header limit
+	maxTitle  = bot.MaxTitle
 	maxNote   = 3000
 	storeCall = 5 * time.Second
 	pageSize  = 25
@@ -386,7 +386,7 @@ func (in *Incidents) open(ctx context.Context, req bot.Request, inc bot.Incident
 		if aerr := ws.ArchiveChannel(actx, channel); aerr != nil {
 			in.log().WithFields(logrus.Fields{"channel": channel, "error": aerr.Error()}).Error("incident channel without its record NOT archived")
 			// Say so: the channel stays, and a person must archive it.
-			err = fmt.Errorf("%w; its channel <#%s> could not be archived (%v): archive it by hand", err, channel, aerr)
+			err = fmt.Errorf("%w; its channel %s could not be archived (%v): archive it by hand", err, ws.ChannelRef(channel), aerr)
 		}
 		cancel()
 		return inc, "", nil, err
@@ -603,27 +603,31 @@ func (in *Incidents) escalate(ctx context.Context, req bot.Request) (bot.Message
 	return page, nil
 }
 
-var (
-	slackMention = regexp.MustCompile(`^<@([UW][A-Z0-9]{2,})(\|[^>]*)?>$`)
-	consoleName  = regexp.MustCompile(`^(console:)?[A-Za-z0-9._@-]{1,64}$`)
-)
+// consoleName is a person named at the console, where there is no
+// workspace to mention them in.
+var consoleName = regexp.MustCompile(`^(console:)?[A-Za-z0-9._@-]{1,64}$`)
 
 func (in *Incidents) commander(ctx context.Context, req bot.Request) (bot.Message, error) {
 	arg := req.Args.First()
 	var who string
 	ws := in.workspace(req.Channel)
-	switch m := slackMention.FindStringSubmatch(arg); {
-	case m != nil && ws != nil:
+	var user, subject string
+	var mentioned bool
+	if ws != nil {
+		user, subject, mentioned = ws.Person(arg)
+	}
+	switch {
+	case mentioned:
 		uctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		ok, err := ws.UserExists(uctx, m[1])
+		ok, err := ws.UserExists(uctx, user)
 		cancel()
 		if err != nil {
-			return bot.Message{}, fmt.Errorf("Slack did not say whether %s is a user (%v); nothing was changed", m[1], err)
+			return bot.Message{}, fmt.Errorf("Slack did not say whether %s is a user (%v); nothing was changed", user, err)
 		}
 		if !ok {
-			return bot.Message{}, &bot.UsageError{Msg: fmt.Sprintf("%s is not a member of this workspace; nothing was changed.", m[1])}
+			return bot.Message{}, &bot.UsageError{Msg: fmt.Sprintf("%s is not a member of this workspace; nothing was changed.", user)}
 		}
-		who = "slack:" + m[1]
+		who = subject
 	case ws == nil && consoleName.MatchString(arg) && !strings.HasPrefix(arg, "@"):
 		who = "console:" + strings.TrimPrefix(arg, "console:")
 	default:

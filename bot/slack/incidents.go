@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/slack-go/slack"
@@ -110,17 +109,8 @@ func (w workspace) UserExists(ctx context.Context, user string) (bool, error) {
 
 func (w workspace) Post(ctx context.Context, channel, thread string, m bot.Message, notify ...string) (string, error) {
 	r := Render(m, Context{}) // no Meta: no "requested by" line
-	var mentions []string
-	for _, n := range notify {
-		switch {
-		case slackUser.MatchString(strings.TrimPrefix(n, "slack:")) && strings.HasPrefix(n, "slack:"):
-			mentions = append(mentions, "<@"+strings.TrimPrefix(n, "slack:")+">")
-		case strings.HasPrefix(n, "slack-group:") && slackUser.MatchString(strings.TrimPrefix(n, "slack-group:")):
-			mentions = append(mentions, "<!subteam^"+strings.TrimPrefix(n, "slack-group:")+">")
-		}
-	}
 	text, blocks := r.Text, r.Blocks
-	if len(mentions) > 0 {
+	if mentions := slackMentions(notify); len(mentions) > 0 {
 		line := strings.Join(mentions, " ")
 		text = line + " " + text
 		blocks = append([]slack.Block{slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, line, false, false), nil, nil)}, blocks...)
@@ -139,8 +129,6 @@ func (w workspace) Post(ctx context.Context, channel, thread string, m bot.Messa
 	}
 	return ts, nil
 }
-
-var slackUser = regexp.MustCompile(`^[UWS][A-Z0-9]{2,}$`)
 
 func (w workspace) Upload(ctx context.Context, channel, thread, filename, title string, content []byte) error {
 	err := w.b.post.do(ctx, channel, "files.upload", func(ctx context.Context) error {

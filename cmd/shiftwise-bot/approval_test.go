@@ -18,27 +18,25 @@ import (
 	"github.com/shiftwise/shiftwise-bot/permissions"
 )
 
-// withApprovalCommand registers a Level 1 command that needs approval for
-// the test's length (no runbook command needs one yet).
-func withApprovalCommand(t *testing.T, runs *int) {
-	t.Helper()
-	extraCommands = []bot.Command{{
+// approvalCommands is a Level 1 command that needs approval, for tests to
+// register (no runbook command needs one yet).
+func approvalCommands(runs *int) []bot.Command {
+	return []bot.Command{{
 		Name: "test-purge", Summary: "test only", Usage: "[words...]", MaxArgs: -1, Level: bot.Level1, Approval: true,
 		Run: func(context.Context, bot.Request) (bot.Message, error) {
 			*runs++
 			return bot.Message{Title: "purged", Status: bot.StatusOK}, nil
 		},
 	}}
-	t.Cleanup(func() { extraCommands = nil })
 }
 
 func TestOneShotPendingApproval(t *testing.T) {
 	runs := 0
-	withApprovalCommand(t, &runs)
+	purge := approvalCommands(&runs)
 	dbURL := storetest.NewDatabase(t)
 	env := map[string]string{"SHIFTWISE_DATABASE_URL": dbURL}
 
-	code, out, stderr := runWith(env, "", "-user", "alice", "test-purge", "password=hunter22")
+	code, out, stderr := runWithCommands(purge, env, "", "-user", "alice", "test-purge", "password=hunter22")
 	if code != 3 || !strings.Contains(out, "Approval needed: test-purge (A-") || !strings.Contains(out, "approve A-") || runs != 0 {
 		t.Fatalf("pending one-shot: exit %d, runs %d\n%s%s", code, runs, out, stderr)
 	}
@@ -48,11 +46,11 @@ func TestOneShotPendingApproval(t *testing.T) {
 	id := out[strings.Index(out, "(A-")+1:]
 	id = id[:8]
 
-	code, out, stderr = runWith(env, "", "-user", "alice", "approve", id)
+	code, out, stderr = runWithCommands(purge, env, "", "-user", "alice", "approve", id)
 	if code != 3 || !strings.Contains(out, "yourself") || runs != 0 {
 		t.Fatalf("self-approval one-shot: exit %d\n%s%s", code, out, stderr)
 	}
-	code, out, stderr = runWith(env, "", "-user", "bob", "approve", id)
+	code, out, stderr = runWithCommands(purge, env, "", "-user", "bob", "approve", id)
 	if code != 0 || !strings.Contains(out, "purged — approved by console:bob") || runs != 1 {
 		t.Fatalf("approval one-shot: exit %d, runs %d\n%s%s", code, runs, out, stderr)
 	}
@@ -79,23 +77,23 @@ func TestOneShotPendingApproval(t *testing.T) {
 // (exit 3) and nothing runs; `audit` shows the withdrawal.
 func TestOneShotWithdraw(t *testing.T) {
 	runs := 0
-	withApprovalCommand(t, &runs)
+	purge := approvalCommands(&runs)
 	env := map[string]string{"SHIFTWISE_DATABASE_URL": storetest.NewDatabase(t)}
-	code, out, stderr := runWith(env, "", "-user", "alice", "test-purge", "now")
+	code, out, stderr := runWithCommands(purge, env, "", "-user", "alice", "test-purge", "now")
 	if code != 3 || !strings.Contains(out, "(A-") {
 		t.Fatalf("request: exit %d\n%s%s", code, out, stderr)
 	}
 	id := out[strings.Index(out, "(A-")+1:][:8]
-	code, out, stderr = runWith(env, "", "-user", "alice", "deny", id)
+	code, out, stderr = runWithCommands(purge, env, "", "-user", "alice", "deny", id)
 	if code != 0 || !strings.Contains(out, "Withdrawn: test-purge ("+id+")") || !strings.Contains(out, "withdrawn by console:alice") ||
 		strings.Contains(strings.ToLower(out), "denied") || strings.Count(out, "Nothing was run") != 1 {
 		t.Fatalf("withdraw: exit %d\n%s%s", code, out, stderr)
 	}
-	code, out, _ = runWith(env, "", "-user", "bob", "approve", id)
+	code, out, _ = runWithCommands(purge, env, "", "-user", "bob", "approve", id)
 	if code != 3 || !strings.Contains(out, "already withdrawn by console:alice") || strings.Count(out, "Nothing was run") != 1 || runs != 0 {
 		t.Fatalf("approve after the withdrawal: exit %d, runs %d\n%s", code, runs, out)
 	}
-	code, out, _ = runWith(env, "", "-user", "bob", "audit")
+	code, out, _ = runWithCommands(purge, env, "", "-user", "bob", "audit")
 	if code != 0 || !strings.Contains(out, "withdrawn") {
 		t.Errorf("audit: exit %d\n%s", code, out)
 	}
@@ -103,10 +101,10 @@ func TestOneShotWithdraw(t *testing.T) {
 
 func TestBotDatabaseDownAtStart(t *testing.T) {
 	runs := 0
-	withApprovalCommand(t, &runs)
+	purge := approvalCommands(&runs)
 	down := &url.URL{Scheme: "postgres", User: url.UserPassword("bot", "Sup3rSecretPw"), Host: testenv.RefusedAddr(t), Path: "/bot"}
 	env := map[string]string{"SHIFTWISE_DATABASE_URL": down.String() + "?sslmode=disable&connect_timeout=2"}
-	code, out, stderr := runWith(env, "", "-user", "alice", "test-purge")
+	code, out, stderr := runWithCommands(purge, env, "", "-user", "alice", "test-purge")
 	if code != 1 || !strings.Contains(out, "the bot's database, which is down") || !strings.Contains(out, "Nothing was run") || runs != 0 {
 		t.Errorf("approval without the database: exit %d\n%s", code, out)
 	}
@@ -128,9 +126,9 @@ func TestApprovalTTLSetting(t *testing.T) {
 
 func TestConsoleSessionApproves(t *testing.T) {
 	runs := 0
-	withApprovalCommand(t, &runs)
+	purge := approvalCommands(&runs)
 	env := map[string]string{"SHIFTWISE_DATABASE_URL": storetest.NewDatabase(t)}
-	code, out, stderr := runWith(env, "test-purge\napprove A-ZZZZZZ\n", "-console", "-user", "alice")
+	code, out, stderr := runWithCommands(purge, env, "test-purge\napprove A-ZZZZZZ\n", "-console", "-user", "alice")
 	if code != 0 || !strings.Contains(out, "Approval needed: test-purge") || !strings.Contains(out, "no approval request A-ZZZZZZ") || runs != 0 {
 		t.Errorf("console session: exit %d, runs %d\n%s%s", code, runs, out, stderr)
 	}
@@ -143,14 +141,13 @@ func TestConsoleSessionApproves(t *testing.T) {
 // approves, and the command runs once.
 func TestSlackPressAfterPolicyReload(t *testing.T) {
 	var runs atomic.Int32
-	extraCommands = []bot.Command{{
+	purge := []bot.Command{{
 		Name: "test-purge", Summary: "test only", Usage: "[words...]", MaxArgs: -1, Level: bot.Level1, Approval: true,
 		Run: func(context.Context, bot.Request) (bot.Message, error) {
 			runs.Add(1)
 			return bot.Message{Title: "purged", Status: bot.StatusOK}, nil
 		},
 	}}
-	t.Cleanup(func() { extraCommands = nil })
 	env := demoEnv(t)
 	env["SHIFTWISE_DATABASE_URL"] = storetest.NewDatabase(t)
 	policy := filepath.Join(t.TempDir(), "policy.csv")
@@ -160,7 +157,7 @@ func TestSlackPressAfterPolicyReload(t *testing.T) {
 	}
 	env["SHIFTWISE_POLICY"] = policy
 	fake := slacktest.New(t)
-	runSlackBot(t, env, fake)
+	runSlackBot(t, env, fake, purge...)
 
 	next := func(n int) slacktest.Message {
 		t.Helper()

@@ -30,7 +30,7 @@ func (n channelNotifier) Notify(ctx context.Context, text string) error {
 }
 
 // auditChannel has the trail post the running digest to channel.
-func (a *app) auditChannel(p auditPoster, channel string) {
+func (a *Main) auditChannel(p auditPoster, channel string) {
 	if channel == "" || a.trail == nil || p == nil {
 		return
 	}
@@ -40,13 +40,13 @@ func (a *app) auditChannel(p auditPoster, channel string) {
 // openTrail opens the spool under SHIFTWISE_DATA_DIR and the audit trail
 // over the (lazily connected) store. An unusable data directory is logged:
 // the bot runs, and audit entries the database does not take are lost.
-func (a *app) openTrail(cfg config, lazy *botstore.Lazy, log logrus.FieldLogger) error {
+func (a *Main) openTrail(cfg config, lazy *botstore.Lazy, log logrus.FieldLogger) error {
 	sp, err := spool.Open(filepath.Join(cfg.DataDir, "audit-spool"))
 	if err != nil {
 		log.WithField("error", err.Error()).Error("SHIFTWISE_DATA_DIR: no spool; audit entries are LOST while the bot's database is down")
 		sp = nil
 	} else {
-		a.closers = append(a.closers, func() { sp.Close() })
+		a.auditSpool = sp
 	}
 	trail, err := audittrail.New(audittrail.Options{Store: lazy.Store, Wait: lazy.Wait, Spool: sp,
 		DigestPath: filepath.Join(cfg.DataDir, audittrail.DigestFile), Log: log})
@@ -57,7 +57,7 @@ func (a *app) openTrail(cfg config, lazy *botstore.Lazy, log logrus.FieldLogger)
 	// A bot ending with entries spooled writes them if the database answers
 	// by then (one-shot mode has no replayer; every entry is spooled first);
 	// else the next start does.
-	a.closers = append(a.closers, func() {
+	a.flushTrailAtExit = func() {
 		if trail.Pending() == 0 || storeAtExit(lazy) == nil {
 			return
 		}
@@ -66,18 +66,18 @@ func (a *app) openTrail(cfg config, lazy *botstore.Lazy, log logrus.FieldLogger)
 		if _, err := trail.Flush(ctx); err != nil {
 			log.WithFields(logrus.Fields{"error": err.Error(), "waiting": trail.Pending()}).Warn("spooled audit entries stay in the spool for the next start")
 		}
-	})
+	}
 	return nil
 }
 
 // reportRecords has `health` say when the bot's own records wait in its
 // spools or were set aside, refused for good by its database.
-func (a *app) reportRecords() {
-	if a.trail == nil || a.health == nil {
+func (a *Main) reportRecords() {
+	if a.trail == nil || a.Health == nil {
 		return
 	}
 	trail, tl := a.trail, a.timeline
-	a.health.BotRecords = func() []bot.Check {
+	a.Health.BotRecords = func() []bot.Check {
 		var waiting, aside int
 		var where string
 		if tl != nil {

@@ -3,18 +3,15 @@ package main
 //go:generate go test -run=TestCommandsReference -count=1 . -update-docs
 
 import (
-	"context"
 	"flag"
-	"io"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/internal/docgen"
-	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
 var updateDocs = flag.Bool("update-docs", false, "rewrite docs/commands.md from the registry ("+docgen.Regenerate+")")
@@ -40,24 +37,9 @@ func docsEnv(dataDir string) map[string]string {
 // commands, and returns it.
 func wiredCommands(t *testing.T) []*bot.Command {
 	t.Helper()
-	env := docsEnv(t.TempDir())
-	cfg, err := loadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := logrus.New()
-	log.Out = io.Discard
-	saved := extraCommands
-	extraCommands = nil // test-only commands never reach the reference
-	defer func() { extraCommands = saved }()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	a, err := wire(ctx, cfg, redact.New(cfg.secrets()...), log)
-	if err != nil {
-		t.Fatalf("wire without live services: %v", err)
-	}
-	t.Cleanup(a.close)
-	return a.engine.Registry().Commands()
+	// Test-only commands never reach the reference: none are added.
+	m := openMain(t, t.Context(), docsEnv(t.TempDir()))
+	return m.Engine.Registry().Commands()
 }
 
 // TestCommandsReference fails when docs/commands.md is not what the
@@ -112,6 +94,63 @@ func TestCommandsReferenceIsFullyWired(t *testing.T) {
 	for name := range names {
 		if !strings.Contains(string(file), "\n### "+name+"\n") {
 			t.Errorf("%s has no section for %q", commandsDoc, name)
+		}
+	}
+}
+
+// TestReadmeAndDocsLinks keeps the newcomer's page short, its two commands
+// first and exact, and every relative link in README.md and docs/ pointing
+// at a file of the repository (or, for the runbook beside the repository,
+// at the same place from every page).
+func TestReadmeAndDocsLinks(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimRight(string(readme), "\n"), "\n")
+	if len(lines) >= 200 {
+		t.Errorf("README.md has %d lines; the newcomer's page stays under 200 (move detail to docs/)", len(lines))
+	}
+	head := strings.Join(lines[:min(6, len(lines))], "\n")
+	for _, want := range []string{
+		"make demo   # brings up (or reuses) the local demo ShiftWise stack and opens the bot's console on it",
+		"make test   # installs what the tests need (PostgreSQL, Redis, demo images), then vet + every test with -race",
+	} {
+		if !strings.Contains(head, "\n"+want+"\n") {
+			t.Errorf("README.md's first lines lack the contract line\n%s", want)
+		}
+	}
+	pages, err := filepath.Glob("../../docs/*.md")
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("no docs pages: %v", err)
+	}
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	outside := map[string]string{} // target outside the repository -> first page linking it
+	for _, page := range append([]string{"../../README.md"}, pages...) {
+		text, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(text), -1) {
+			target, _, _ := strings.Cut(m[1], "#")
+			if target == "" || strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			abs, err := filepath.Abs(filepath.Join(filepath.Dir(page), target))
+			if err != nil {
+				t.Fatal(err)
+			}
+			root, _ := filepath.Abs("../..")
+			if !strings.HasPrefix(abs, root+string(filepath.Separator)) {
+				if first, ok := outside[filepath.Base(abs)]; ok && first != abs {
+					t.Errorf("%s links %s, which is %s; another page's link to it is %s", page, m[1], abs, first)
+				}
+				outside[filepath.Base(abs)] = abs
+				continue
+			}
+			if _, err := os.Stat(abs); err != nil {
+				t.Errorf("%s links %s, which does not exist", page, m[1])
+			}
 		}
 	}
 }

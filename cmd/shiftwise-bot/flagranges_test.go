@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"io"
 	"math/big"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/shiftwise/shiftwise-bot/bot"
-	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
 // bigValue reads a flag value independently of the bot's parser, without
@@ -38,19 +34,9 @@ func bigValue(kind bot.FlagKind, s string) (*big.Int, bool) {
 // int4 limits, negative, zero, 1ns, and one step past each end.
 func TestOneShotEveryBoundedFlagRefusesOutOfRange(t *testing.T) {
 	env := offlineEnv(t)
-	cfg, err := loadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.DataDir = t.TempDir()
-	l := logrus.New()
-	l.Out = io.Discard
-	a, err := wire(context.Background(), cfg, redact.New(), l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmds := a.engine.Registry().Commands()
-	a.close()
+	m := openMain(t, context.Background(), copyEnv(env, "SHIFTWISE_DATA_DIR", t.TempDir()))
+	cmds := m.Engine.Registry().Commands()
+	m.Close()
 
 	generic := []string{"281474976710658d", "106752d", "9223372036854775807d", "99999999999999999999d",
 		"9223372036854775807", "9223372036854775808", "-9223372036854775809", "18446744073709551616",

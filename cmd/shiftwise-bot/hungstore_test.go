@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/internal/spool"
 	"github.com/shiftwise/shiftwise-bot/internal/store"
 	"github.com/shiftwise/shiftwise-bot/internal/store/storetest"
@@ -91,7 +92,8 @@ func TestHealthReplyNotDelayedByAHungBotDatabase(t *testing.T) {
 			dbURL, silent := hungURL(t)
 			env["SHIFTWISE_DATABASE_URL"], env["SHIFTWISE_DATA_DIR"] = dbURL, t.TempDir()
 			out := &replyWatch{want: "Health: ", silent: silent}
-			code := run(context.Background(), mode.args, strings.NewReader(mode.stdin), out, io.Discard, func(k string) string { return env[k] })
+			m := &Main{Stdin: strings.NewReader(mode.stdin), Stdout: out, Stderr: io.Discard}
+			code := run(context.Background(), m, mode.args, func(k string) string { return env[k] })
 			if code > 1 || !out.seen {
 				t.Fatalf("health: exit %d\n%s", code, out.String())
 			}
@@ -117,10 +119,10 @@ func TestHealthReplyNotDelayedByAHungBotDatabase(t *testing.T) {
 // and can be approved then.
 func TestApproveDenyAuditedWhileBotDatabaseDownOrHung(t *testing.T) {
 	runs := 0
-	withApprovalCommand(t, &runs)
+	purge := approvalCommands(&runs)
 	env := auditEnv(t)
 	up, dataDir := env["SHIFTWISE_DATABASE_URL"], env["SHIFTWISE_DATA_DIR"]
-	code, out, stderr := runWith(env, "", "-user", "alice", "test-purge")
+	code, out, stderr := runWithCommands(purge, env, "", "-user", "alice", "test-purge")
 	i := strings.Index(out, "(A-")
 	if code != 3 || i < 0 {
 		t.Fatalf("request: exit %d\n%s%s", code, out, stderr)
@@ -139,7 +141,7 @@ func TestApproveDenyAuditedWhileBotDatabaseDownOrHung(t *testing.T) {
 		{hung, "approve", "is not answering", "database-not-answering"},
 		{hung, "deny", "is not answering", "database-not-answering"},
 	} {
-		code, out, stderr := runWith(copyEnv(env, "SHIFTWISE_DATABASE_URL", c.db), "", "-user", "bob", c.verb, id)
+		code, out, stderr := runWithCommands(purge, copyEnv(env, "SHIFTWISE_DATABASE_URL", c.db), "", "-user", "bob", c.verb, id)
 		if code != 1 || !strings.Contains(out, c.says) || !strings.Contains(out, "Nothing was run") || runs != 0 {
 			t.Fatalf("%s (%s): exit %d, runs %d\n%s%s", c.verb, c.result, code, runs, out, stderr)
 		}
@@ -155,7 +157,7 @@ func TestApproveDenyAuditedWhileBotDatabaseDownOrHung(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy := testenv.NewProxy(t, u.Host)
-	sess := startConsole(t, copyEnv(env, "SHIFTWISE_DATABASE_URL", proxy.URL(t, up)), "bob")
+	sess := startConsole(t, copyEnv(env, "SHIFTWISE_DATABASE_URL", proxy.URL(t, up)), "bob", purge...)
 	sess.send(t, "whoami", "· whoami ·")
 	// The spooled entries are written as soon as the database answers.
 	waitEntries(t, up, len(wants)+1)
@@ -171,7 +173,7 @@ func TestApproveDenyAuditedWhileBotDatabaseDownOrHung(t *testing.T) {
 	}
 
 	// The database is back: everything is written, once, in order.
-	if code, out, _ := runWith(env, "", "-user", "bob", "approve", id); code != 0 || runs != 1 {
+	if code, out, _ := runWithCommands(purge, env, "", "-user", "bob", "approve", id); code != 0 || runs != 1 {
 		t.Fatalf("approve with the database back: exit %d, runs %d\n%s", code, runs, out)
 	}
 	es, err := storetest.Open(t, up).Entries(context.Background(), store.Filter{})
@@ -220,12 +222,13 @@ type consoleSession struct {
 	done chan int
 }
 
-func startConsole(t *testing.T, env map[string]string, user string) *consoleSession {
+func startConsole(t *testing.T, env map[string]string, user string, cmds ...bot.Command) *consoleSession {
 	t.Helper()
 	r, w := io.Pipe()
 	c := &consoleSession{in: w, done: make(chan int, 1)}
 	go func() {
-		c.done <- run(context.Background(), []string{"-console", "-user", user}, r, &c.out, &c.out, func(k string) string { return env[k] })
+		m := &Main{Stdin: r, Stdout: &c.out, Stderr: &c.out, Commands: cmds}
+		c.done <- run(context.Background(), m, []string{"-console", "-user", user}, func(k string) string { return env[k] })
 	}()
 	t.Cleanup(func() { w.Close() })
 	return c

@@ -57,41 +57,41 @@ func loadIncidentConfig(get func(string) string) (incidentConfig, error) {
 
 // newIncidents builds the incident commands and their timeline, without
 // a store until attachIncidentStore.
-func (a *app) newIncidents(cfg config, red *redact.Redactor, log logrus.FieldLogger) {
+func (a *Main) newIncidents(cfg config, red *redact.Redactor, log logrus.FieldLogger) {
 	tl := &state.Timeline{Redact: red.Redact, Log: log.WithField("component", "timeline")}
 	a.incidents = &commands.Incidents{Timeline: tl, OpsChannel: cfg.Incidents.OpsChannel, OnCallGroup: cfg.Incidents.OnCallGroup,
 		Escalations: cfg.Incidents.Escalations, Log: log.WithField("component", "incidents"), Redact: red.Redact,
-		Health: func(ctx context.Context) bot.Message { return a.health.Run(ctx, cfg.Health.CheckTimeout) }}
+		Health: func(ctx context.Context) bot.Message { return a.Health.Run(ctx, cfg.Health.CheckTimeout) }}
 }
 
 // openTimelineSpool opens the timeline's spool under SHIFTWISE_DATA_DIR:
 // entries the bot's database does not take wait there. Without it they
 // are logged and lost.
-func (a *app) openTimelineSpool(cfg config, log logrus.FieldLogger) {
+func (a *Main) openTimelineSpool(cfg config, log logrus.FieldLogger) {
 	dir := filepath.Join(cfg.DataDir, "timeline-spool")
 	sp, err := spool.Open(dir)
 	if err != nil {
 		log.WithField("error", err.Error()).Error("SHIFTWISE_DATA_DIR: the timeline spool cannot be opened; timeline entries are lost while the bot's database is down")
 		return
 	}
-	a.closers = append(a.closers, func() { _ = sp.Close() })
+	a.timelineSpool = sp
 	a.recorder().Spool = state.SpoolTimeline(sp)
 }
 
 // recorder is the incidents' timeline recorder, as newIncidents built it.
-func (a *app) recorder() *state.Timeline { return a.incidents.Timeline.(*state.Timeline) }
+func (a *Main) recorder() *state.Timeline { return a.incidents.Timeline.(*state.Timeline) }
 
 // attachIncidentStore gives the incidents the bot's store and returns the
 // auditor for the engine: next, also writing to the open incident's
 // timeline.
-func (a *app) attachIncidentStore(st bot.Incidents, next bot.Auditor) bot.Auditor {
+func (a *Main) attachIncidentStore(st bot.Incidents, next bot.Auditor) bot.Auditor {
 	tl := a.recorder()
 	tl.Store = st
 	a.incidents.Store = tl.Store
 	a.timeline = tl
 	// A bot ending (one-shot runs too) writes what waits in the spool if
 	// the database answers by then; else the next start does.
-	a.closers = append(a.closers, func() {
+	a.flushTimelineAtExit = func() {
 		if tl.Pending() == 0 || (a.lazy != nil && storeAtExit(a.lazy) == nil) {
 			return
 		}
@@ -100,20 +100,14 @@ func (a *app) attachIncidentStore(st bot.Incidents, next bot.Auditor) bot.Audito
 		if _, err := tl.Flush(ctx); err != nil {
 			a.incidents.Log.WithFields(logrus.Fields{"error": err.Error(), "waiting": tl.Pending()}).Warn("spooled timeline entries stay in the spool for the next start")
 		}
-	})
+	}
 	return state.TimelineAuditor{Next: next, Timeline: tl}
 }
 
 // flushTimeline writes spooled timeline entries back while the bot runs.
-func (a *app) flushTimeline(ctx context.Context) {
+func (a *Main) flushTimeline(ctx context.Context) {
 	if a.timeline == nil {
 		return
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		a.timeline.Run(ctx, 5*time.Second)
-	}()
-	a.closers = append(a.closers, func() { cancel(); <-done })
+	a.background.Go(func() { a.timeline.Run(ctx, 5*time.Second) })
 }

@@ -20,6 +20,8 @@ import (
 	"os/signal"
 	"os/user"
 	"regexp"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -35,6 +37,7 @@ import (
 	"github.com/shiftwise/shiftwise-bot/integrations/redis"
 	"github.com/shiftwise/shiftwise-bot/internal/audittrail"
 	"github.com/shiftwise/shiftwise-bot/internal/redact"
+	"github.com/shiftwise/shiftwise-bot/internal/spool"
 	"github.com/shiftwise/shiftwise-bot/internal/state"
 	"github.com/shiftwise/shiftwise-bot/internal/store"
 	"github.com/shiftwise/shiftwise-bot/internal/store/botstore"
@@ -50,20 +53,128 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	code := run(ctx, NewMain(), os.Args[1:], os.Getenv)
 	stop()
 	os.Exit(code)
 }
 
+// run is the whole program, testable in-process: the flags and the
+// environment into m (ParseFlags), m.Run, m.Close, and the exit code.
+func run(ctx context.Context, m *Main, args []string, getenv func(string) string) int {
+	err := m.ParseFlags(args, getenv)
+	if err == nil {
+		err = m.Run(ctx)
+	}
+	code, say := exitOK, err
+	var e *exit
+	switch {
+	case errors.As(err, &e):
+		code, say = e.code, e.err
+	case err != nil:
+		code = exitFailed
+	}
+	if say != nil {
+		msg := say.Error()
+		if m.Redactor != nil {
+			msg = m.Redactor.Redact(msg)
+		}
+		fmt.Fprintln(m.Stderr, "shiftwise-bot:", msg)
+	}
+	_ = m.Close() // what fails to close has nothing more to lose
+	return code
+}
+
+// exit ends the program with code. err, when not nil, is said on stderr;
+// without one, what there was to say has been said (the flag package's
+// own message, a one-shot's result, the log).
+type exit struct {
+	code int
+	err  error
+}
+
+func (e *exit) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exit) Unwrap() error { return e.err }
+
 var userName = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
 
-// run is the whole program, testable in-process.
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+// Main is the program: its configuration, read by ParseFlags; the services
+// Open builds from it, which Run serves and end-to-end tests use; and what
+// Close closes.
+type Main struct {
+	// Config is the environment (config.go reads it).
+	Config config
+	// Console is -console: the console even when Slack tokens are set.
+	Console bool
+	// Subject is who the console and a one-shot act as: console:<-user>.
+	Subject string
+	// Args is a one-shot's command line; none: a bot that keeps running.
+	Args []string
+
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+
+	// Commands are registered after the runbook's (tests add their own).
+	Commands []bot.Command
+
+	// Redactor and Log: Open makes them from Config unless they are set.
+	Redactor *redact.Redactor
+	Log      logrus.FieldLogger
+
+	// The services, set by Open.
+	Docker    *docker.Client
+	TargetDB  *postgres.DB
+	Cache     *redis.Cache
+	Health    *commands.Health
+	Authz     *permissions.Authorizer
+	incidents *commands.Incidents
+	Engine    *bot.Engine
+
+	// The bot's own state (openState); nil without SHIFTWISE_DATABASE_URL.
+	lazy                *botstore.Lazy // the bot's database
+	approvals           bot.Approvals
+	auditor             bot.Auditor
+	deliveries          slack.Deliveries
+	trail               *audittrail.Trail // audit entries (database, else the spool)
+	auditSpool          *spool.Spool
+	flushTrailAtExit    func()
+	timeline            *state.Timeline
+	timelineSpool       *spool.Spool
+	flushTimelineAtExit func()
+
+	loadPolicy func() (string, error)
+	// notifyExpired, set before the sweep starts, tells the transport
+	// of a request that expired undecided.
+	notifyExpired func(context.Context, bot.Approval)
+
+	// stopBackground ends what startBackground started; background waits
+	// for it.
+	stopBackground context.CancelFunc
+	background     sync.WaitGroup
+	closeOnce      sync.Once
+	closeErr       error
+}
+
+// NewMain returns a Main on the process's standard streams.
+func NewMain() *Main {
+	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+}
+
+// ParseFlags reads the command line and the environment (through getenv)
+// into m. An error is an *exit: usage (2), or 0 after -help.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	m.setStreams()
 	fs := flag.NewFlagSet("shiftwise-bot", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	consoleMode := fs.Bool("console", false, "use the console even when Slack tokens are set")
+	fs.SetOutput(m.Stderr)
+	fs.BoolVar(&m.Console, "console", false, "use the console even when Slack tokens are set")
 	userFlag := fs.String("user", "", "console identity (default: the OS user); acts as console:NAME")
 	fs.Usage = func() {
+		stderr := m.Stderr
 		fmt.Fprintf(stderr, "Usage: shiftwise-bot [-console] [-user NAME] [command [args] [--flags]]\n\n")
 		fmt.Fprintf(stderr, "Without a command: Slack Socket Mode when SLACK_APP_TOKEN and SLACK_BOT_TOKEN are set,\n")
 		fmt.Fprintf(stderr, "else the console. With a command: run it once; exit 0 ok, 1 failed, 2 usage, 3 not permitted.\n\nFlags:\n")
@@ -79,90 +190,102 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+			return &exit{code: exitOK}
 		}
-		return exitUsage
+		return &exit{code: exitUsage}
 	}
 
 	cfg, err := loadConfig(getenv)
 	if err != nil {
-		fmt.Fprintln(stderr, "shiftwise-bot:", err)
-		return exitUsage
+		return &exit{exitUsage, err}
 	}
 	name := *userFlag
 	if name == "" {
 		name = osUser(getenv)
 	}
 	if !userName.MatchString(name) {
-		fmt.Fprintf(stderr, "shiftwise-bot: -user %q: use 1-64 letters, digits, '.', '_', '@' or '-'\n", name)
-		return exitUsage
+		return &exit{exitUsage, fmt.Errorf("-user %q: use 1-64 letters, digits, '.', '_', '@' or '-'", name)}
 	}
-	oneShot := fs.Args()
-	slackMode := cfg.SlackAppToken != "" && !*consoleMode && len(oneShot) == 0
+	m.Config, m.Subject, m.Args = cfg, "console:"+name, fs.Args()
+	return nil
+}
 
-	red := redact.New(cfg.secrets()...)
-	log := newLogger(cfg.LogLevel, slackMode, stderr, red)
+// slackMode: Slack tokens, no -console and no one-shot command.
+func (m *Main) slackMode() bool {
+	return m.Config.SlackAppToken != "" && !m.Console && len(m.Args) == 0
+}
 
-	redis.SetLogger(log.WithField("component", "go-redis").Debugf)
-	app, err := wire(ctx, cfg, red, log)
-	if err != nil {
-		fmt.Fprintln(stderr, "shiftwise-bot:", red.Redact(err.Error()))
-		return exitFailed
+// Run opens the bot and serves it: one command (Args), or Slack or the
+// console until ctx ends or the console's input does. An *exit error
+// carries the exit code (the one-shot contract's, or usage).
+func (m *Main) Run(ctx context.Context) error {
+	m.setDefaults()
+	redis.SetLogger(m.Log.WithField("component", "go-redis").Debugf)
+	if err := m.Open(ctx); err != nil {
+		return err
 	}
-	defer app.close()
-
-	subject := "console:" + name
-	if len(oneShot) > 0 {
+	if len(m.Args) > 0 {
 		// The shell has split the words: they go to the core as they are.
-		return console.RunOnce(ctx, app.engine, subject, oneShot, stdout)
+		if code := console.RunOnce(ctx, m.Engine, m.Subject, m.Args, m.Stdout); code != exitOK {
+			return &exit{code: code}
+		}
+		return nil
 	}
 	// A bot that keeps running follows the containers' logs instead of
 	// re-reading them on every health check, and expires approval
 	// requests nobody decided.
-	app.health.Follow(ctx)
-	app.reloadOnHangup(ctx, log)
-	switch {
-	case slackMode:
-		so := slack.Options{
-			AppToken: cfg.SlackAppToken, BotToken: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL,
-			Core: app.engine, Logger: log, Channels: cfg.SlackChannels, DirectMessages: cfg.SlackDMs,
-			AlsoAllowed: app.incidents.Holds,
-		}
-		if app.lazy != nil {
-			// `approve <id>` typed anywhere answers in the request's thread;
-			// a redelivery runs once across replicas.
-			so.Requests, so.Deliveries = botstore.LazyApprovals{L: app.lazy}, botstore.LazyDeliveries{L: app.lazy}
-		}
-		sb, err := slack.New(so)
-		if err != nil {
-			fmt.Fprintln(stderr, "shiftwise-bot:", red.Redact(err.Error()))
-			return exitUsage
-		}
-		app.notifyExpired = sb.NotifyExpired // an expired request says so in its thread
-		app.incidents.SetWorkspace(sb.Workspace())
-		app.auditChannel(sb.Workspace(), cfg.AuditChannel)
-		app.sweep(ctx)
-		app.flushTimeline(ctx)
-		log.Info("connecting to Slack (Socket Mode)")
-		if err := sb.Run(ctx); err != nil {
-			log.WithError(err).Error("slack transport stopped")
-			return exitFailed
-		}
-		log.Info("stopped")
-		return exitOK
+	m.Health.Follow(ctx)
+	m.reloadOnHangup(ctx)
+	if m.slackMode() {
+		return m.runSlack(ctx)
 	}
-	app.sweep(ctx)
-	app.flushTimeline(ctx)
-	c := &console.Console{Core: app.engine, Subject: subject}
-	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	return m.runConsole(ctx)
+}
+
+// runSlack serves Slack over Socket Mode until ctx ends.
+func (m *Main) runSlack(ctx context.Context) error {
+	cfg := m.Config
+	sb, err := slack.New(slack.Options{
+		AppToken: cfg.SlackAppToken, BotToken: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL,
+		Core: m.Engine, Logger: m.Log, Channels: cfg.SlackChannels, DirectMessages: cfg.SlackDMs,
+		AlsoAllowed: m.incidents.Holds,
+		// With the bot's database, `approve <id>` typed anywhere answers
+		// in the request's thread; a redelivery runs once across replicas.
+		Requests: m.approvals, Deliveries: m.deliveries,
+	})
+	if err != nil {
+		return &exit{exitUsage, err}
+	}
+	m.notifyExpired = sb.NotifyExpired // an expired request says so in its thread
+	m.incidents.SetWorkspace(sb.Workspace())
+	m.auditChannel(sb.Workspace(), cfg.AuditChannel)
+	m.startBackground(ctx)
+	m.Log.Info("connecting to Slack (Socket Mode)")
+	if err := sb.Run(ctx); err != nil {
+		m.Log.WithError(err).Error("slack transport stopped")
+		return &exit{code: exitFailed}
+	}
+	m.Log.Info("stopped")
+	return nil
+}
+
+// runConsole serves the console until its input ends or ctx does.
+func (m *Main) runConsole(ctx context.Context) error {
+	m.startBackground(ctx)
+	c := &console.Console{Core: m.Engine, Subject: m.Subject}
+	if f, ok := m.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		c.Prompt = "shiftwise> "
-		fmt.Fprintf(stdout, "ShiftWise ops bot — console as %s. Type `help`, or `exit` to leave.\n", subject)
+		fmt.Fprintf(m.Stdout, "ShiftWise ops bot — console as %s. Type `help`, or `exit` to leave.\n", m.Subject)
 	}
-	if err := c.Run(ctx, stdin, stdout); err != nil {
-		fmt.Fprintln(stderr, "shiftwise-bot:", err)
-		return exitFailed
-	}
-	return exitOK
+	return c.Run(ctx, m.Stdin, m.Stdout)
+}
+
+// startBackground starts what a bot that keeps running does besides
+// answering (sweep, flushTimeline), until Close.
+func (m *Main) startBackground(ctx context.Context) {
+	ctx, m.stopBackground = context.WithCancel(ctx)
+	m.sweep(ctx)
+	m.flushTimeline(ctx)
 }
 
 func osUser(getenv func(string) string) string {
@@ -194,42 +317,43 @@ func newLogger(level string, slackMode bool, out io.Writer, red *redact.Redactor
 	return log
 }
 
-// app holds what wire built, for closing.
-type app struct {
-	engine     *bot.Engine
-	health     *commands.Health
-	authz      *permissions.Authorizer
-	loadPolicy func() (string, error)
-	lazy       *botstore.Lazy // the bot's database; nil without one
-	closers    []func()
-	// notifyExpired, set before the sweep starts, tells the transport
-	// of a request that expired undecided.
-	notifyExpired func(context.Context, bot.Approval)
-	incidents     *commands.Incidents
-	timeline      *state.Timeline
-	// trail writes audit entries (database, else the spool); nil without
-	// SHIFTWISE_DATABASE_URL.
-	trail *audittrail.Trail
+// setStreams puts what has no stream on an empty input and discarded
+// output.
+func (m *Main) setStreams() {
+	if m.Stdin == nil {
+		m.Stdin = strings.NewReader("")
+	}
+	if m.Stdout == nil {
+		m.Stdout = io.Discard
+	}
+	if m.Stderr == nil {
+		m.Stderr = io.Discard
+	}
+}
+
+// setDefaults makes the redactor and the log from Config where they are
+// not set.
+func (m *Main) setDefaults() {
+	m.setStreams()
+	if m.Redactor == nil {
+		m.Redactor = redact.New(m.Config.secrets()...)
+	}
+	if m.Log == nil {
+		m.Log = newLogger(m.Config.LogLevel, m.slackMode(), m.Stderr, m.Redactor)
+	}
 }
 
 // approvalSweep is how often a running bot expires undecided requests.
 const approvalSweep = 30 * time.Second
 
-// sweep expires undecided approval requests until ctx ends or the app is
+// sweep expires undecided approval requests until ctx ends or the bot is
 // closed (the sweep stops before the store closes).
-func (a *app) sweep(ctx context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		a.engine.SweepExpired(ctx, approvalSweep)
-	}()
-	a.closers = append(a.closers, func() { cancel(); <-done })
+func (a *Main) sweep(ctx context.Context) {
+	a.background.Go(func() { a.Engine.SweepExpired(ctx, approvalSweep) })
 	if a.trail != nil {
 		// Spooled audit entries are written once the database answers:
 		// at once when it first does.
-		tdone := make(chan struct{})
-		go func() { defer close(tdone); a.trail.Run(ctx) }()
+		a.background.Go(func() { a.trail.Run(ctx) })
 		go func() {
 			select {
 			case <-a.lazy.Ready():
@@ -237,12 +361,8 @@ func (a *app) sweep(ctx context.Context) {
 			case <-ctx.Done():
 			}
 		}()
-		a.closers = append(a.closers, func() { cancel(); <-tdone })
 	}
 }
-
-// extraCommands are added to the registry by tests only.
-var extraCommands []bot.Command
 
 // storeOpenTimeout bounds each attempt to reach the bot's database (in
 // the background); storeRetry is the first pause between attempts
@@ -277,33 +397,57 @@ func storeAtExit(lazy *botstore.Lazy) *store.Store {
 	}
 }
 
-func (a *app) close() {
-	for i := len(a.closers) - 1; i >= 0; i-- {
-		a.closers[i]()
-	}
+// Close stops what Run started in the background, writes what waits in
+// the spools if the bot's database answers by then, and closes the state
+// and the integrations: the reverse of Open. Only the first call closes.
+func (m *Main) Close() error {
+	m.closeOnce.Do(func() {
+		if m.stopBackground != nil {
+			m.stopBackground()
+		}
+		m.background.Wait()
+		m.closeState()
+		var errs []error
+		if m.Cache != nil {
+			errs = append(errs, m.Cache.Close())
+		}
+		if m.TargetDB != nil {
+			m.TargetDB.Close()
+		}
+		if m.Docker != nil {
+			errs = append(errs, m.Docker.Close())
+		}
+		m.closeErr = errors.Join(errs...)
+	})
+	return m.closeErr
 }
 
-// wire builds the integrations, the commands, the policy and the engine.
-// Nothing here connects: the stack may be the thing that is down.
-func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.FieldLogger) (*app, error) {
-	a := &app{}
+// Open builds the integrations, the policy, the bot's state, the commands
+// and the engine from Config. Nothing here connects: the stack may be the
+// thing that is down. On an error, what it opened is closed again.
+func (m *Main) Open(ctx context.Context) (err error) {
+	m.setDefaults()
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	cfg, red, log := m.Config, m.Redactor, m.Log
 	dock, err := docker.New(cfg.DockerHost, cfg.ComposeProject)
 	if err != nil {
-		return nil, fmt.Errorf("DOCKER_HOST: %w", err)
+		return fmt.Errorf("DOCKER_HOST: %w", err)
 	}
-	a.closers = append(a.closers, func() { dock.Close() })
+	m.Docker = dock
 	db, err := postgres.Open(ctx, cfg.TargetDBURL)
 	if err != nil {
-		a.close()
-		return nil, fmt.Errorf("SHIFTWISE_TARGET_DB_URL: %w", err)
+		return fmt.Errorf("SHIFTWISE_TARGET_DB_URL: %w", err)
 	}
-	a.closers = append(a.closers, db.Close)
+	m.TargetDB = db
 	cache, err := redis.Open(cfg.TargetRedisURL)
 	if err != nil {
-		a.close()
-		return nil, fmt.Errorf("SHIFTWISE_TARGET_REDIS_URL: %w", err)
+		return fmt.Errorf("SHIFTWISE_TARGET_REDIS_URL: %w", err)
 	}
-	a.closers = append(a.closers, func() { cache.Close() })
+	m.Cache = cache
 
 	httpClient := &http.Client{Transport: &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
@@ -313,40 +457,25 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		TLSHandshakeTimeout:   5 * time.Second,
 		ResponseHeaderTimeout: time.Minute,
 	}}
-	a.health = &commands.Health{
+	m.Health = &commands.Health{
 		APIURL: cfg.APIURL, FrontendURL: cfg.FrontendURL, HTTP: httpClient,
 		Docker: dock, DB: db, Cache: cache, BackupDir: cfg.BackupDir, Limits: cfg.Health,
 		Reuse: cfg.HealthReuse,
 	}
-	backupsCmd, cleanupCmd, dbTestCmd := backupCommands(cfg, dock, a.health, log)
-	a.loadPolicy = func() (string, error) { return permissions.LoadPolicy(cfg.PolicyPath) }
-	policy, err := a.loadPolicy()
+	backupsCmd, cleanupCmd, dbTestCmd := backupCommands(cfg, dock, m.Health, log)
+	m.loadPolicy = func() (string, error) { return permissions.LoadPolicy(cfg.PolicyPath) }
+	policy, err := m.loadPolicy()
 	if err != nil {
-		a.close()
-		return nil, fmt.Errorf("SHIFTWISE_POLICY: %w", err)
+		return fmt.Errorf("SHIFTWISE_POLICY: %w", err)
 	}
 	authz, err := permissions.New(policy, nil)
 	if err != nil {
-		a.close()
-		return nil, fmt.Errorf("SHIFTWISE_POLICY: %w", err)
+		return fmt.Errorf("SHIFTWISE_POLICY: %w", err)
 	}
-	a.authz = authz
-	var lazy *botstore.Lazy
-	if cfg.DatabaseURL != "" {
-		// The bot must keep working while its own database is down: until
-		// it answers (retried in the background), approvals say it is down,
-		// audit entries wait in the spool, read-only commands run.
-		// Nothing waits for it here: a database that accepts connections
-		// and never answers must not delay the start (a one-shot `health`
-		// does not need it at all); what needs the store waits for its
-		// first attempt within its own deadline (botstore.Lazy.Wait).
-		lazy = botstore.Connect(ctx, func(ctx context.Context) (*store.Store, error) { return store.Open(ctx, cfg.DatabaseURL) },
-			storeRetry, storeOpenTimeout, 0, log, red.Redact, nil)
-		a.closers = append(a.closers, lazy.Close)
-		if err := a.openTrail(cfg, lazy, log); err != nil {
-			a.close()
-			return nil, err
-		}
+	m.Authz = authz
+	m.newIncidents(cfg, red, log)
+	if err := m.openState(ctx); err != nil {
+		return err
 	}
 	deployer := &commands.Deploy{
 		Docker: dock,
@@ -361,15 +490,14 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 		Log:             log.WithField("component", "deploy"),
 	}
 	var reg *bot.Registry
-	a.newIncidents(cfg, red, log)
-	deps := commands.Deps{Health: a.health, Authz: authz, LoadPolicy: a.loadPolicy,
+	deps := commands.Deps{Health: m.Health, Authz: authz, LoadPolicy: m.loadPolicy,
 		Commands: func() []*bot.Command { return reg.Commands() },
 		Parse:    func(line string) (*bot.Command, bot.Args, error) { return reg.Parse(line) },
 		DataDir:  cfg.DataDir,
-		Backups:  backupsCmd, Cleanup: cleanupCmd, DBTest: dbTestCmd, Incidents: a.incidents}
+		Backups:  backupsCmd, Cleanup: cleanupCmd, DBTest: dbTestCmd, Incidents: m.incidents}
 	deps.Audit = commands.NoAuditDatabase
-	if a.trail != nil {
-		deps.Audit = a.trail
+	if m.trail != nil {
+		deps.Audit = m.trail
 	}
 	deps.DB, deps.Cache = db, cache
 	if backupsCmd != nil {
@@ -382,37 +510,80 @@ func wire(ctx context.Context, cfg config, red *redact.Redactor, log logrus.Fiel
 	deps.Deploy = deployer
 	deps.Stack = &commands.Stack{Engine: dock, Logs: dock, Redact: red.Redact, Self: docker.SelfID()}
 	deps.Host = &commands.Host{WarnPercent: cfg.Health.DiskPercent}
-	reg, err = bot.NewRegistry(append(commands.All(deps), extraCommands...)...)
+	reg, err = bot.NewRegistry(append(commands.All(deps), m.Commands...)...)
 	if err != nil {
-		a.close()
-		return nil, fmt.Errorf("commands: %w", err)
+		return fmt.Errorf("commands: %w", err)
 	}
-	opts := bot.Options{Registry: reg, Authorizer: authz, Redactor: red, Logger: log, ApprovalTTL: cfg.ApprovalTTL}
-	if lazy != nil {
-		a.lazy = lazy
-		opts.Approvals, opts.Auditor = botstore.LazyApprovals{L: lazy}, a.trail
-		a.openTimelineSpool(cfg, log)
-		opts.Auditor = a.attachIncidentStore(botstore.LazyIncidents{L: lazy}, opts.Auditor)
+	opts := bot.Options{Registry: reg, Authorizer: authz, Redactor: red, Logger: log, ApprovalTTL: cfg.ApprovalTTL,
+		Approvals: m.approvals, Auditor: m.auditor}
+	if m.approvals != nil {
 		opts.OnExpired = func(ctx context.Context, ap bot.Approval) {
 			log.WithFields(logrus.Fields{"approval": ap.ID, "command": ap.Command, "user": ap.Requester, "channel": ap.Channel}).
 				Warn("approval request expired without a decision")
-			if a.notifyExpired != nil {
-				a.notifyExpired(ctx, ap)
+			if m.notifyExpired != nil {
+				m.notifyExpired(ctx, ap)
 			}
 		}
 	}
-	a.reportRecords()
-	a.engine, err = bot.NewEngine(opts)
-	if err != nil {
-		a.close()
-		return nil, err
+	m.Engine, err = bot.NewEngine(opts)
+	return err
+}
+
+// openState opens the bot's own state when SHIFTWISE_DATABASE_URL is set:
+// its database, reached in the background, the audit trail and the
+// incidents' timeline with their spools. It sets what the engine and the
+// transports take from it (approvals, the auditor, deliveries); closeState
+// closes it.
+func (m *Main) openState(ctx context.Context) error {
+	cfg, log := m.Config, m.Log
+	if cfg.DatabaseURL == "" {
+		return nil
 	}
-	return a, nil
+	// The bot must keep working while its own database is down: until
+	// it answers (retried in the background), approvals say it is down,
+	// audit entries wait in the spool, read-only commands run.
+	// Nothing waits for it here: a database that accepts connections
+	// and never answers must not delay the start (a one-shot `health`
+	// does not need it at all); what needs the store waits for its
+	// first attempt within its own deadline (botstore.Lazy.Wait).
+	lazy := botstore.Connect(ctx, func(ctx context.Context) (*store.Store, error) { return store.Open(ctx, cfg.DatabaseURL) },
+		storeRetry, storeOpenTimeout, 0, log, m.Redactor.Redact, nil)
+	m.lazy = lazy
+	if err := m.openTrail(cfg, lazy, log); err != nil {
+		return err
+	}
+	m.openTimelineSpool(cfg, log)
+	m.auditor = m.attachIncidentStore(botstore.LazyIncidents{L: lazy}, m.trail)
+	m.approvals, m.deliveries = botstore.LazyApprovals{L: lazy}, botstore.LazyDeliveries{L: lazy}
+	m.reportRecords()
+	return nil
+}
+
+// closeState writes what waits in the spools if the bot's database
+// answers by then (else the next start does) and closes the spools and
+// the store.
+func (m *Main) closeState() {
+	if m.flushTimelineAtExit != nil {
+		m.flushTimelineAtExit()
+	}
+	if m.timelineSpool != nil {
+		_ = m.timelineSpool.Close()
+	}
+	if m.flushTrailAtExit != nil {
+		m.flushTrailAtExit()
+	}
+	if m.auditSpool != nil {
+		m.auditSpool.Close()
+	}
+	if m.lazy != nil {
+		m.lazy.Close()
+	}
 }
 
 // reloadOnHangup re-reads SHIFTWISE_POLICY on SIGHUP for as long as ctx
 // lives; a bad file keeps the policy in force and says why in the log.
-func (a *app) reloadOnHangup(ctx context.Context, log logrus.FieldLogger) {
+func (a *Main) reloadOnHangup(ctx context.Context) {
+	log := a.Log
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
@@ -424,13 +595,13 @@ func (a *app) reloadOnHangup(ctx context.Context, log logrus.FieldLogger) {
 			case <-hup:
 				text, err := a.loadPolicy()
 				if err == nil {
-					err = a.authz.Reload(text)
+					err = a.Authz.Reload(text)
 				}
 				if err != nil {
 					log.WithField("error", err.Error()).Error("SIGHUP: policy NOT reloaded; the previous policy stays in force")
 					continue
 				}
-				log.WithField("rules", len(a.authz.Rules())).Warn("SIGHUP: policy reloaded")
+				log.WithField("rules", len(a.Authz.Rules())).Warn("SIGHUP: policy reloaded")
 			}
 		}
 	}()

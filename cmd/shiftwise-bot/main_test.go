@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
+	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/bot/slack/slacktest"
 	"github.com/shiftwise/shiftwise-bot/integrations/docker/dockertest"
 	"github.com/shiftwise/shiftwise-bot/internal/testenv"
@@ -53,6 +56,11 @@ func demoEnv(t testing.TB) map[string]string {
 // gets a fresh one for this run alone, removed afterwards, so that no run
 // writes ./data into the source tree or leaves spooled entries to the next.
 func runWith(env map[string]string, stdin string, args ...string) (int, string, string) {
+	return runWithCommands(nil, env, stdin, args...)
+}
+
+// runWithCommands is runWith with cmds registered after the runbook's.
+func runWithCommands(cmds []bot.Command, env map[string]string, stdin string, args ...string) (int, string, string) {
 	var out, errOut bytes.Buffer
 	dataDir := env["SHIFTWISE_DATA_DIR"]
 	if dataDir == "" {
@@ -69,8 +77,27 @@ func runWith(env map[string]string, stdin string, args ...string) (int, string, 
 		}
 		return env[k]
 	}
-	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut, getenv)
+	m := &Main{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errOut, Commands: cmds}
+	code := run(context.Background(), m, args, getenv)
 	return code, out.String(), errOut.String()
+}
+
+// openMain wires the bot from env as Run does, without serving it, with
+// a quiet log; it is closed when the test ends (or earlier by the test).
+func openMain(tb testing.TB, ctx context.Context, env map[string]string) *Main {
+	tb.Helper()
+	cfg, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	log := logrus.New()
+	log.Out = io.Discard
+	m := &Main{Config: cfg, Log: log}
+	if err := m.Open(ctx); err != nil {
+		tb.Fatalf("open: %v", err)
+	}
+	tb.Cleanup(func() { m.Close() })
+	return m
 }
 
 func TestOneShotExitCodes(t *testing.T) {
@@ -188,9 +215,10 @@ func copyEnv(env map[string]string, k, v string) map[string]string {
 }
 
 // runSlackBot runs the bot in-process as main runs it (run with no
-// arguments) in Slack mode against fake, with a data directory of its own,
-// until the test ends; it must then stop with exit 0.
-func runSlackBot(t *testing.T, env map[string]string, fake *slacktest.Server) {
+// arguments) in Slack mode against fake, with a data directory of its own
+// and cmds registered after the runbook's, until the test ends; it must
+// then stop with exit 0.
+func runSlackBot(t *testing.T, env map[string]string, fake *slacktest.Server, cmds ...bot.Command) {
 	t.Helper()
 	env = copyEnv(env, "SLACK_APP_TOKEN", fake.AppToken())
 	env["SLACK_BOT_TOKEN"], env["SLACK_API_URL"] = fake.BotToken(), fake.APIURL()
@@ -201,7 +229,8 @@ func runSlackBot(t *testing.T, env map[string]string, fake *slacktest.Server) {
 	done := make(chan int, 1)
 	stderr := &syncBuffer{}
 	go func() {
-		done <- run(ctx, nil, strings.NewReader(""), io.Discard, stderr, func(k string) string { return env[k] })
+		m := &Main{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: stderr, Commands: cmds}
+		done <- run(ctx, m, nil, func(k string) string { return env[k] })
 	}()
 	t.Cleanup(func() {
 		cancel()

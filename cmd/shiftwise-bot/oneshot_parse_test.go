@@ -95,10 +95,10 @@ func TestOneShotOutOfRangeNumbersExit2(t *testing.T) {
 	}
 }
 
-// withEchoCommand registers a command that shows what reached it.
-func withEchoCommand(t *testing.T) {
-	t.Helper()
-	extraCommands = []bot.Command{{
+// echoCommands is a command that shows what reached it, for tests to
+// register.
+func echoCommands() []bot.Command {
+	return []bot.Command{{
 		Name: "test-echo", Summary: "test only", Usage: "[words...] [--grep TEXT]", MaxArgs: -1, Level: bot.Level1,
 		Flags: []bot.Flag{{Name: "grep", Kind: bot.FlagString}},
 		Run: func(_ context.Context, req bot.Request) (bot.Message, error) {
@@ -106,7 +106,6 @@ func withEchoCommand(t *testing.T) {
 				Text: fmt.Sprintf("grep=%q args=%q", req.Args.String("grep"), req.Args.Positional)}, nil
 		},
 	}}
-	t.Cleanup(func() { extraCommands = nil })
 }
 
 // oneShotQuotes are argv words holding quote characters of every kind:
@@ -133,11 +132,11 @@ var oneShotQuotes = []string{
 // other quotes in a word arrive intact (exit 0), and the audit log records
 // a line that reads back as exactly those words.
 func TestOneShotQuotesInWordsArriveIntact(t *testing.T) {
-	withEchoCommand(t)
+	echo := echoCommands()
 	dbURL := storetest.NewDatabase(t)
 	env := copyEnv(offlineEnv(t), "SHIFTWISE_DATABASE_URL", dbURL)
 	for _, w := range oneShotQuotes {
-		code, out, stderr := runWith(env, "", "-user", "x", "test-echo", "pos "+w, "--grep", w)
+		code, out, stderr := runWithCommands(echo, env, "", "-user", "x", "test-echo", "pos "+w, "--grep", w)
 		want := fmt.Sprintf("grep=%q args=%q", w, []string{"pos " + w})
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("--grep %q: exit %d, want 0 with %s\n%s%s", w, code, want, out, stderr)

@@ -3,15 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/commands"
-	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
 // BenchmarkRunbook measures, on the running demo stack and in one run, the
@@ -22,17 +18,7 @@ import (
 func BenchmarkRunbook(b *testing.B) {
 	env := demoEnv(b)
 	env["SHIFTWISE_HEALTH_REUSE"] = "0" // every health runs anew, alone and inside the runbook
-	cfg, err := loadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		b.Fatal(err)
-	}
-	log := logrus.New()
-	log.Out = io.Discard
-	a, err := wire(context.Background(), cfg, redact.New(), log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.close()
+	m := openMain(b, context.Background(), env)
 	var sym commands.Symptom
 	for _, s := range commands.Symptoms {
 		if s.Name == "api-500" {
@@ -41,7 +27,7 @@ func BenchmarkRunbook(b *testing.B) {
 	}
 	run := func(b *testing.B, line string) {
 		for b.Loop() {
-			r := a.engine.Handle(context.Background(), bot.Request{Subject: "console:bench", Channel: "console", Text: line})
+			r := m.Engine.Handle(context.Background(), bot.Request{Subject: "console:bench", Channel: "console", Text: line})
 			if r.Outcome == bot.OutcomeUsage || r.Outcome == bot.OutcomeDenied {
 				b.Fatalf("%s: %s", line, r.Message.Text)
 			}

@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"io"
 	"testing"
-
-	"github.com/sirupsen/logrus"
 
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/commands"
-	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
 // Every step of every symptom runbook names a command of the bot as main
@@ -17,18 +13,8 @@ import (
 func TestEveryRunbookStepIsACommandOfTheBot(t *testing.T) {
 	env := demoEnv(t)
 	env["SHIFTWISE_DATA_DIR"] = t.TempDir()
-	cfg, err := loadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := logrus.New()
-	log.Out = io.Discard
-	a, err := wire(context.Background(), cfg, redact.New(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.close()
-	reg := a.engine.Registry()
+	m := openMain(t, context.Background(), env)
+	reg := m.Engine.Registry()
 	if reg.Lookup("runbook") == nil {
 		t.Fatal("runbook is not wired")
 	}

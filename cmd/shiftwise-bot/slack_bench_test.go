@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,11 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/shiftwise/shiftwise-bot/bot/slack"
 	"github.com/shiftwise/shiftwise-bot/bot/slack/slacktest"
-	"github.com/shiftwise/shiftwise-bot/internal/redact"
 	"github.com/shiftwise/shiftwise-bot/permissions"
 )
 
@@ -215,20 +211,11 @@ func BenchmarkSlackAckInProcess(b *testing.B) {
 // startBenchBot wires the bot in this process as main does.
 func startBenchBot(b *testing.B, env map[string]string, fake *slacktest.Server) func() {
 	env = copyEnv(env, "SHIFTWISE_POLICY", benchPolicy(b))
-	cfg, err := loadConfig(func(k string) string { return env[k] })
-	if err != nil {
-		b.Fatal(err)
-	}
-	log := logrus.New()
-	log.Out = io.Discard
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := wire(ctx, cfg, redact.New(), log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	a.health.Follow(ctx) // as run() does for a bot that keeps running
+	m := openMain(b, ctx, env)
+	m.Health.Follow(ctx) // as Run does for a bot that keeps running
 	sb, err := slack.New(slack.Options{AppToken: fake.AppToken(), BotToken: fake.BotToken(), APIURL: fake.APIURL(),
-		Core: a.engine, Logger: log, ShutdownTimeout: 5 * time.Second})
+		Core: m.Engine, Logger: m.Log, ShutdownTimeout: 5 * time.Second})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -241,7 +228,7 @@ func startBenchBot(b *testing.B, env map[string]string, fake *slacktest.Server) 
 	return func() {
 		cancel()
 		<-done
-		a.close()
+		m.Close()
 	}
 }
 

@@ -38,7 +38,10 @@ func TestLazyHungDatabase(t *testing.T) {
 		name string
 		f    func(ctx context.Context) error
 	}{
-		{"Get", func(ctx context.Context) error { _, err := botstore.LazyApprovals{L: lazy}.Get(ctx, "A-ABCDEF"); return err }},
+		{"Get", func(ctx context.Context) error {
+			_, err := botstore.LazyApprovals{L: lazy}.Get(ctx, "A-ABCDEF")
+			return err
+		}},
 		{"Decide", func(ctx context.Context) error {
 			_, err := botstore.LazyApprovals{L: lazy}.Decide(ctx, "A-ABCDEF", "console:bob", true, time.Now())
 			return err
