@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/sirupsen/logrus"
 )
@@ -22,6 +23,11 @@ type Action struct {
 	// Progress, when set, shows the interim messages of a command the
 	// press sets running (an approved rollback's steps in its thread).
 	Progress ProgressFunc
+	// Delivery and Start are as in Request: the press is handled once
+	// across processes, and Start hears that it is taken on (answered in
+	// the button's thread) before anything runs.
+	Delivery string
+	Start    func(at Place) bool
 }
 
 // ActionRun is the action ID of a button whose value is a command line
@@ -37,6 +43,13 @@ var actionID = regexp.MustCompile(`^[a-z0-9_.:-]{1,64}$`)
 // HandleAction routes a press to the handler registered for its ID. An
 // unknown ID, or an invalid one, is refused and logged; nothing runs.
 func (e *Engine) HandleAction(ctx context.Context, a Action) Reply {
+	if a.Delivery != "" || a.Start != nil {
+		log := e.log.WithFields(logrus.Fields{"user": a.Subject, "channel": a.Channel, "action": clip(a.ID, 64)})
+		if !e.firstDelivery(ctx, a.Delivery, time.Now().Add(e.timeout), log) ||
+			(a.Start != nil && !a.Start(Place{Channel: a.Channel, Thread: a.ThreadTS})) {
+			return Reply{Dropped: true}
+		}
+	}
 	if a.ID == ActionRun {
 		// The button carries a command line; pressing it is typing it:
 		// the presser is authorized (and asks for approval) as if they
@@ -46,7 +59,7 @@ func (e *Engine) HandleAction(ctx context.Context, a Action) Reply {
 	if a.ID == ActionApprove || a.ID == ActionDeny {
 		// The press's Value is untrusted: decide checks it against the
 		// store, the presser's level and the request's state.
-		r := e.decide(ctx, a.Subject, a.Channel, a.ThreadTS, a.Value, a.ID == ActionApprove, a.Progress)
+		r := e.decide(ctx, a.Subject, a.Channel, a.ThreadTS, a.Value, a.ID == ActionApprove, a.Progress, nil)
 		r.Message = e.redact(r.Message)
 		return r
 	}

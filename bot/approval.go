@@ -171,8 +171,9 @@ func (e *Engine) builtinCommands() []Command {
 				"the request must still be pending. It runs at most once, however many people approve it. " +
 				"The requester may `deny` their own pending request: that withdraws it (recorded as withdrawn, not denied).",
 			builtin: func(ctx context.Context, req *Request) Reply {
-				return e.decide(ctx, req.Subject, req.Channel, req.Thread, req.Args.First(), approve, req.Progress)
+				return e.decide(ctx, req.Subject, req.Channel, req.Thread, req.Args.First(), approve, req.Progress, req.found)
 			},
+			decides: true,
 		}
 	}
 	return []Command{
@@ -349,7 +350,9 @@ func atLeast(l Level) string {
 // decide approves or denies request rawID as who: the button press and
 // the console's `approve <id>` / `deny <id>` both end here. Every refusal
 // runs nothing; an approval runs the command once.
-func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string, approve bool, progress ProgressFunc) Reply {
+// found, when set, is the request as admit looked it up (a typed
+// decision), so that it is read once.
+func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string, approve bool, progress ProgressFunc, found *lookup) Reply {
 	start := e.now()
 	verb := "deny"
 	if approve {
@@ -381,9 +384,10 @@ func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string,
 	if !approvalIDPattern.MatchString(id) {
 		return refuse("not-found", fmt.Sprintf("%q is not an approval request ID (they look like A-7F3K9Q).", clip(rawID, 40)), nil)
 	}
-	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
-	a, err := e.approvals.Get(sctx, id)
-	cancel()
+	if found == nil || found.id != id {
+		found = e.lookUp(ctx, id, time.Time{})
+	}
+	a, err := found.a, found.err
 	switch {
 	case errors.Is(err, ErrApprovalNotFound):
 		return refuse("not-found", fmt.Sprintf("There is no approval request %s.", id), nil)
@@ -409,7 +413,7 @@ func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string,
 		return refuse("level", fmt.Sprintf("To %s %s you must hold at least %s; %s holds no level.", verb, id, need, who), &a)
 	}
 
-	sctx, cancel = context.WithTimeout(ctx, storeTimeout)
+	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	d, err := e.approvals.Decide(sctx, id, who, approve, e.now())
 	cancel()
 	switch {
@@ -476,6 +480,53 @@ func (e *Engine) decide(ctx context.Context, who, channel, thread, rawID string,
 		reply.Outcome = OutcomeFailed
 	}
 	return reply
+}
+
+// lookup is one request as the store returned it.
+type lookup struct {
+	id  string
+	a   Approval
+	err error
+}
+
+// lookUp reads request id, within storeTimeout and, when set, deadline.
+func (e *Engine) lookUp(ctx context.Context, id string, deadline time.Time) *lookup {
+	sctx, cancel := context.WithDeadline(ctx, earliest(time.Now().Add(storeTimeout), deadline))
+	defer cancel()
+	a, err := e.approvals.Get(sctx, id)
+	return &lookup{id: id, a: a, err: err}
+}
+
+// admit takes a request on before anything is run or recorded: it sets
+// the request's deadline (its command's timeout from now), asks whether
+// its delivery is new across processes, finds where a typed decision is
+// answered (the request's thread, read once, bounded by the deadline),
+// and hands that place to the transport's Start. False: a repeated or
+// refused delivery, with nothing more to do.
+func (e *Engine) admit(ctx context.Context, req *Request, words []string, werr error, log logrus.FieldLogger) bool {
+	var cmd *Command
+	var rest []string
+	if werr == nil && len(words) > 0 {
+		cmd, rest = e.reg.resolve(words)
+	}
+	timeout := e.timeout
+	if cmd != nil && cmd.Timeout > 0 {
+		timeout = cmd.Timeout
+	}
+	req.deadline = time.Now().Add(timeout)
+	if !e.firstDelivery(ctx, req.Delivery, req.deadline, log) {
+		return false
+	}
+	at := Place{Channel: req.Channel, Thread: req.Thread}
+	if id := strings.ToUpper(strings.TrimSpace(strings.Join(rest, " "))); cmd != nil && cmd.decides && len(rest) == 1 &&
+		e.approvals != nil && approvalIDPattern.MatchString(id) {
+		req.found = e.lookUp(ctx, id, req.deadline)
+		if a := req.found.a; req.found.err == nil && a.MessageTS != "" {
+			// Posted by a transport: the answer goes into its thread.
+			at = Place{Channel: a.Channel, Thread: firstNonEmpty(a.ThreadTS, a.MessageTS), Request: a.ID}
+		}
+	}
+	return req.Start == nil || req.Start(at)
 }
 
 // withdraw is the requester's own deny of their pending request: it is

@@ -122,6 +122,8 @@ type Command struct {
 	// builtin, set only on the Engine's own commands, answers instead of
 	// Run and keeps its own audit trail.
 	builtin func(ctx context.Context, req *Request) Reply
+	// decides marks the builtins approve and deny.
+	decides bool
 }
 
 // Target is one permission object a command acts on, with its default
@@ -282,8 +284,29 @@ type Request struct {
 	// Progress, when set, shows a running command's interim messages
 	// (see Report); the Engine redacts them first.
 	Progress ProgressFunc
+	// Delivery, when set, names this delivery of the request (Slack: its
+	// event or envelope, "slack:event:Ev…"): with Options.Deliveries the
+	// Engine handles it once across processes, and a repeat is answered
+	// with a Dropped reply.
+	Delivery string
+	// Start, when set, is called once the Engine has taken the request on
+	// (a first delivery), before it runs or records anything, with where
+	// the answer belongs: where it was asked, or the thread of the request
+	// a typed `approve <id>` or `deny <id>` decides. A transport refusing
+	// the request itself (a channel where it runs nothing, having said so)
+	// returns false: the Engine then does nothing more and returns a
+	// Dropped reply.
+	Start func(at Place) bool
 
 	// Set by the Engine for Run.
 	Command *Command
 	Args    Args
+
+	// deadline is when the request's command must be done, counted from
+	// its arrival: what the Engine does before running it (the delivery's
+	// dedup, finding a request's thread) comes out of it.
+	deadline time.Time
+	// found is a typed decision's request, looked up once to know where
+	// its answer goes.
+	found *lookup
 }

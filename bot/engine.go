@@ -44,6 +44,10 @@ func (o Outcome) ExitCode() int {
 type Reply struct {
 	Message Message
 	Outcome Outcome
+	// Dropped says nothing was handled and there is nothing to say: a
+	// delivery another process has handled, or one its transport's Start
+	// refused.
+	Dropped bool
 }
 
 // Decision is an Authorizer's answer.
@@ -89,6 +93,9 @@ type Options struct {
 	OnExpired func(ctx context.Context, a Approval)
 	// Auditor, when set, gets one entry for every request handled.
 	Auditor Auditor
+	// Deliveries, when set, decides across processes that a delivery
+	// (Request.Delivery, Action.Delivery) is handled once.
+	Deliveries Deliveries
 }
 
 // Engine is the transport-neutral pipeline:
@@ -106,6 +113,8 @@ type Engine struct {
 	ttl       time.Duration
 	onExpired func(context.Context, Approval)
 	auditor   Auditor
+
+	deliveries Deliveries
 }
 
 // NewEngine checks the options and returns an Engine.
@@ -114,7 +123,7 @@ func NewEngine(o Options) (*Engine, error) {
 		return nil, errors.New("bot: engine needs a registry, an authorizer and a redactor")
 	}
 	e := &Engine{reg: o.Registry, auth: o.Authorizer, red: o.Redactor, log: o.Logger, timeout: o.Timeout, now: o.Now, actions: map[string]ActionHandler{},
-		approvals: o.Approvals, ttl: o.ApprovalTTL, onExpired: o.OnExpired, auditor: o.Auditor}
+		approvals: o.Approvals, ttl: o.ApprovalTTL, onExpired: o.OnExpired, auditor: o.Auditor, deliveries: o.Deliveries}
 	for id, h := range o.Actions {
 		if !actionID.MatchString(id) || h == nil {
 			return nil, fmt.Errorf("bot: action %q needs a lower-case id and a handler", id)
@@ -157,7 +166,12 @@ func (e *Engine) Handle(ctx context.Context, req Request) Reply {
 		req.ID = newID()
 	}
 	log := e.log.WithFields(logrus.Fields{"request_id": req.ID, "user": req.Subject, "channel": req.Channel})
-	reply, decision, result := e.handle(ctx, &req, log)
+	words, err := e.words(&req)
+	words = stripPrefix(words)
+	if !e.admit(ctx, &req, words, err, log) {
+		return Reply{Dropped: true}
+	}
+	reply, decision, result := e.handle(ctx, &req, words, err, log)
 	reply.Message.Meta = Meta{User: req.Subject, Channel: req.Channel, Duration: e.now().Sub(start)}
 	if req.Command != nil {
 		reply.Message.Meta.Command = req.Command.Name
@@ -186,12 +200,10 @@ func (e *Engine) Handle(ctx context.Context, req Request) Reply {
 // handle answers one request and says what to audit: the decision
 // ("" when the answer keeps its own audit trail) and, optionally, the
 // result.
-func (e *Engine) handle(ctx context.Context, req *Request, log logrus.FieldLogger) (reply Reply, decision, result string) {
-	words, err := e.words(req)
+func (e *Engine) handle(ctx context.Context, req *Request, words []string, err error, log logrus.FieldLogger) (reply Reply, decision, result string) {
 	if err != nil {
 		return usageReply(err), "usage", ""
 	}
-	words = stripPrefix(words)
 	if len(words) == 0 {
 		return Reply{Message: e.helpIndex(ctx, req.Subject), Outcome: OutcomeOK}, "ran", ""
 	}
@@ -291,7 +303,12 @@ func (e *Engine) run(ctx context.Context, cmd *Command, req Request, log logrus.
 	if timeout <= 0 {
 		timeout = e.timeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	// A request's deadline counts from its arrival (see Request.deadline).
+	deadline := time.Now().Add(timeout)
+	if !req.deadline.IsZero() {
+		deadline = req.deadline
+	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	defer func() {
 		if p := recover(); p != nil {

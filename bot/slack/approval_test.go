@@ -100,7 +100,7 @@ func newApprovalRigOn(t *testing.T, s *store.Store, entered chan struct{}, tweak
 	logger.SetLevel(logrus.DebugLevel)
 	a.logs = hook
 	o := Options{AppToken: fake.AppToken(), BotToken: fake.BotToken(), APIURL: fake.APIURL(), Core: a.engine,
-		PostEvery: time.Millisecond, PostBurst: 100, Requests: botstore.Approvals{S: s}, Logger: logger}
+		PostEvery: time.Millisecond, PostBurst: 100, Logger: logger}
 	if tweak != nil {
 		tweak(&o)
 	}

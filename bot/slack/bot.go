@@ -21,6 +21,9 @@ import (
 )
 
 // Core is what the transport needs of the bot's core.
+// The transport hands each request and press to it once, raw, with its
+// delivery key and a Start that the core calls before it runs anything
+// (bot.Engine does); the core decides the rest.
 type Core interface {
 	Handle(ctx context.Context, req bot.Request) bot.Reply
 	HandleAction(ctx context.Context, a bot.Action) bot.Reply
@@ -62,19 +65,6 @@ type Options struct {
 	// lower OS priority than the threads that read envelopes and ack.
 	MaxRunning int
 	HTTPClient *http.Client
-	// Requests, when set, finds approval requests (main passes the bot's
-	// store), so that `approve <id>` or `deny <id>` typed anywhere
-	// answers in the request's own thread, where its buttons are.
-	Requests Requests
-	// Deliveries, when set, decides across processes that a delivery
-	// runs once (main passes the bot's store); this process's own memory
-	// answers first.
-	Deliveries Deliveries
-}
-
-// Requests finds an approval request by ID (bot.Approvals has this Get).
-type Requests interface {
-	Get(ctx context.Context, id string) (bot.Approval, error)
 }
 
 // Bot is the Slack Socket Mode transport.

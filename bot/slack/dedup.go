@@ -1,56 +1,21 @@
 package slack
 
 import (
-	"context"
 	"sync"
 	"time"
 
-	"github.com/sirupsen/logrus"
+	"github.com/shiftwise/shiftwise-bot/bot"
 )
 
-// Deliveries decides across processes whether a delivery is seen for the
-// first time (main passes the bot's store: a conditional insert in
-// PostgreSQL). Several bot replicas on one app then run a redelivered
-// event, an envelope delivered twice or a double click once between them.
-type Deliveries interface {
-	FirstDelivery(ctx context.Context, key string, ttl time.Duration) (bool, error)
-}
-
-// dedupTTL is how long a delivery is remembered: well past Slack's
-// redelivery window (three retries within minutes).
-const dedupTTL = time.Hour
-
-// deliveryTimeout bounds asking the database.
-const deliveryTimeout = 3 * time.Second
-
-// firstDelivery asks the shared database whether key, already new to
-// this process, is new to every process. It runs off the ack path, in
-// the handler's goroutine. Without a database, or when it does not
-// answer, this process's own answer stands (logged): running a command
-// a second time is better than losing it, and approvals are decided in
-// the database anyway.
-func (b *Bot) firstDelivery(ctx context.Context, key string) bool {
-	if b.o.Deliveries == nil {
-		return true
-	}
-	dctx, cancel := context.WithTimeout(ctx, deliveryTimeout)
-	defer cancel()
-	first, err := b.o.Deliveries.FirstDelivery(dctx, "slack:"+key, dedupTTL)
-	if err != nil {
-		b.log.WithFields(logrus.Fields{"key": key, "error": err.Error()}).Warn("slack: delivery dedup database did not answer; deciding in this process only")
-		return true
-	}
-	if !first {
-		b.log.WithField("key", key).Info("slack: delivery already handled by another process; ignored")
-	}
-	return first
-}
+// dedupTTL is how long this process remembers a delivery (the core's
+// Deliveries remember it across processes as long).
+const dedupTTL = bot.DeliveryTTL
 
 // once remembers keys for a while, so a redelivered event, an envelope
 // delivered twice or a redelivered button press is handled once by this
-// process, without a round trip; across processes Deliveries decides
-// behind it. Memory is bounded: at most max keys, the oldest forgotten
-// first.
+// process, without a round trip; across processes the core decides
+// behind it (bot.Deliveries). Memory is bounded: at most max keys, the
+// oldest forgotten first.
 type once struct {
 	mu    sync.Mutex
 	ttl   time.Duration

@@ -30,12 +30,13 @@ func TestTwoReplicasRunARedeliveryOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		engine, err := bot.NewEngine(bot.Options{Registry: reg, Authorizer: testLevels{"slack:UOPS": bot.Level1}, Redactor: noRedact{}})
+		engine, err := bot.NewEngine(bot.Options{Registry: reg, Authorizer: testLevels{"slack:UOPS": bot.Level1}, Redactor: noRedact{},
+			Deliveries: storetest.Open(t, dbURL)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		sb, err := New(Options{AppToken: fake.AppToken(), BotToken: fake.BotToken(), APIURL: fake.APIURL(), Core: engine,
-			PostEvery: time.Millisecond, PostBurst: 100, Deliveries: storetest.Open(t, dbURL)})
+			PostEvery: time.Millisecond, PostBurst: 100})
 		if err != nil {
 			t.Fatal(err)
 		}

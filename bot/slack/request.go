@@ -3,9 +3,7 @@ package slack
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -34,65 +32,51 @@ func (b *Bot) permitted(ctx context.Context, o origin) bool {
 	return false
 }
 
-// command runs one command line and posts its result where it was asked;
-// its progress, when it reports any or runs long, in one message updated
-// in place that the result then replaces.
-func (b *Bot) command(ctx context.Context, o origin, text string) {
-	if !b.permitted(ctx, o) {
+// command hands one command line to the core, once, and posts its result
+// where it was asked; its progress, when it reports any or runs long, in
+// one message updated in place that the result then replaces. key names
+// the delivery, for the core to run it once across processes. A typed
+// `approve <id>` or `deny <id>` of a request posted in Slack is answered
+// in that request's thread (the core says which, see decision).
+func (b *Bot) command(ctx context.Context, o origin, text, key string) {
+	var (
+		target   = o
+		decision string // the request whose thread target is
+		p        *progress
+	)
+	start := func(at bot.Place) bool {
+		if !b.permitted(ctx, o) {
+			return false
+		}
+		what := commandName(text)
+		if at.Request != "" && slackChannel.MatchString(at.Channel) {
+			target, decision, what = origin{channel: at.Channel, user: o.user, thread: at.Thread}, at.Request, "the approved command"
+		}
+		p = b.startProgress(ctx, target, what)
+		return true
+	}
+	reply := b.o.Core.Handle(ctx, bot.Request{Subject: "slack:" + o.user, Channel: o.channel, Thread: o.thread, Text: text,
+		Delivery: "slack:" + key, Start: start, Progress: func(m bot.Message) { p.report(m) }})
+	if reply.Dropped {
 		return
 	}
-	if target, id, ok := b.requestThread(ctx, o, text); ok {
-		b.decision(ctx, o, target, id, text)
+	if p == nil { // a core must take a request on (Start) before answering it
+		b.log.WithField("user", o.user).Error("slack: the core answered a request it never took on; nothing posted")
 		return
 	}
-	p := b.startProgress(ctx, o, commandName(text))
-	reply := b.o.Core.Handle(ctx, bot.Request{Subject: "slack:" + o.user, Channel: o.channel, Thread: o.thread, Text: text, Progress: p.report})
+	if decision != "" {
+		b.decision(ctx, o, target, decision, text, reply, p.finish())
+		return
+	}
 	b.deliver(ctx, o, reply, p.finish())
 }
 
-// requestThread tells whether text is `approve <id>` or `deny <id>` of a
-// request posted in Slack, and where that request's thread is.
-func (b *Bot) requestThread(ctx context.Context, o origin, text string) (origin, string, bool) {
-	if b.o.Requests == nil {
-		return origin{}, "", false
-	}
-	words, err := bot.Tokenize(text)
-	if err == nil && len(words) > 0 && strings.EqualFold(words[0], "/shiftwise") {
-		words = words[1:]
-	}
-	if err != nil || len(words) != 2 || (!strings.EqualFold(words[0], "approve") && !strings.EqualFold(words[0], "deny")) {
-		return origin{}, "", false
-	}
-	id := strings.ToUpper(words[1])
-	if !approvalID.MatchString(id) {
-		return origin{}, "", false // the core refuses it where it was typed
-	}
-	gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	a, err := b.o.Requests.Get(gctx, id)
-	cancel()
-	if err != nil || a.MessageTS == "" || !slackChannel.MatchString(a.Channel) {
-		// Unknown, not posted in Slack, or the store did not answer: the
-		// core says so where it was typed.
-		return origin{}, "", false
-	}
-	thread := a.ThreadTS
-	if thread == "" {
-		thread = a.MessageTS
-	}
-	return origin{channel: a.Channel, user: o.user, thread: thread}, id, true
-}
-
-var approvalID = regexp.MustCompile(`^A-[2-9A-HJKMNP-Z]{6}$`)
-
-// decision runs a typed `approve <id>` / `deny <id>`: the decision, the
-// approved command's progress and its result go into the request's
+// decision answers a typed `approve <id>` / `deny <id>`: the decision,
+// the approved command's progress and its result go into the request's
 // thread, where the request is; a refusal goes privately to the person
 // where they typed it, and when that is elsewhere a private pointer says
 // where the answer went.
-func (b *Bot) decision(ctx context.Context, typed, target origin, id, text string) {
-	p := b.startProgress(ctx, target, "the approved command")
-	reply := b.o.Core.Handle(ctx, bot.Request{Subject: "slack:" + typed.user, Channel: typed.channel, Thread: typed.thread, Text: text, Progress: p.report})
-	ts := p.finish()
+func (b *Bot) decision(ctx context.Context, typed, target origin, id, text string, reply bot.Reply, ts string) {
 	if reply.Outcome == bot.OutcomeUsage || reply.Outcome == bot.OutcomeDenied {
 		if ts != "" {
 			b.update(ctx, target, ts, Render(bot.Message{Title: "Not run", Text: "See the private reply."}, Context{}))

@@ -37,11 +37,7 @@ func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
 		if !ok || !b.once.first(key, time.Now()) {
 			return
 		}
-		b.spawn(func() {
-			if b.firstDelivery(ctx, key) {
-				b.command(ctx, origin{channel: cmd.ChannelID, user: cmd.UserID}, unescape(cmd.Text))
-			}
-		})
+		b.spawn(func() { b.command(ctx, origin{channel: cmd.ChannelID, user: cmd.UserID}, unescape(cmd.Text), key) })
 	case socketmode.EventTypeEventsAPI:
 		b.eventsAPI(ctx, evt)
 	case socketmode.EventTypeInteractive:
@@ -123,11 +119,7 @@ func (b *Bot) eventsAPI(ctx context.Context, evt socketmode.Event) {
 		return
 	}
 	text := b.mentionText(m.Text)
-	b.spawn(func() {
-		if b.firstDelivery(ctx, key) {
-			b.command(ctx, origin{channel: m.Channel, user: m.User, thread: m.ThreadTimeStamp}, text)
-		}
-	})
+	b.spawn(func() { b.command(ctx, origin{channel: m.Channel, user: m.User, thread: m.ThreadTimeStamp}, text, key) })
 }
 
 var mention = regexp.MustCompile(`<@([A-Z0-9]+)(\|[^>]*)?>`)
@@ -191,14 +183,26 @@ func (b *Bot) interactive(ctx context.Context, evt socketmode.Event) {
 				b.pressing.done(button)
 				b.log.WithFields(logrus.Fields{"action": act.ID, "user": cb.User.ID, "action_ts": a.ActionTs}).Debug("slack: button press handled")
 			}()
-			if !b.firstDelivery(ctx, press) || !b.permitted(ctx, o) {
-				return
-			}
 			// An approved command runs now: its progress goes into the
 			// request's thread, where its result follows.
-			p := b.startProgress(ctx, o, "the approved command")
-			act.Progress = p.report
+			var p *progress
+			act.Delivery = "slack:" + press
+			act.Start = func(bot.Place) bool {
+				if !b.permitted(ctx, o) {
+					return false
+				}
+				p = b.startProgress(ctx, o, "the approved command")
+				return true
+			}
+			act.Progress = func(m bot.Message) { p.report(m) }
 			reply := b.o.Core.HandleAction(ctx, act)
+			if reply.Dropped {
+				return
+			}
+			if p == nil { // a core must take a press on (Start) before answering it
+				b.log.WithField("user", cb.User.ID).Error("slack: the core answered a press it never took on; nothing posted")
+				return
+			}
 			b.deliver(ctx, o, reply, p.finish())
 		})
 	}

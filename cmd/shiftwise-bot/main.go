@@ -139,7 +139,7 @@ type Main struct {
 	lazy                *botstore.Lazy // the bot's database
 	approvals           bot.Approvals
 	auditor             bot.Auditor
-	deliveries          slack.Deliveries
+	deliveries          bot.Deliveries
 	trail               *audittrail.Trail // audit entries (database, else the spool)
 	auditSpool          *spool.Spool
 	flushTrailAtExit    func()
@@ -249,9 +249,6 @@ func (m *Main) runSlack(ctx context.Context) error {
 		AppToken: cfg.SlackAppToken, BotToken: cfg.SlackBotToken, APIURL: cfg.SlackAPIURL,
 		Core: m.Engine, Logger: m.Log, Channels: cfg.SlackChannels, DirectMessages: cfg.SlackDMs,
 		AlsoAllowed: m.incidents.Holds,
-		// With the bot's database, `approve <id>` typed anywhere answers
-		// in the request's thread; a redelivery runs once across replicas.
-		Requests: m.approvals, Deliveries: m.deliveries,
 	})
 	if err != nil {
 		return &exit{exitUsage, err}
@@ -515,7 +512,11 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("commands: %w", err)
 	}
 	opts := bot.Options{Registry: reg, Authorizer: authz, Redactor: red, Logger: log, ApprovalTTL: cfg.ApprovalTTL,
-		Approvals: m.approvals, Auditor: m.auditor}
+		Approvals: m.approvals, Auditor: m.auditor,
+		// With the bot's database a Slack redelivery runs once across
+		// replicas (and `approve <id>` typed anywhere answers in the
+		// request's thread, through Approvals).
+		Deliveries: m.deliveries}
 	if m.approvals != nil {
 		opts.OnExpired = func(ctx context.Context, ap bot.Approval) {
 			log.WithFields(logrus.Fields{"approval": ap.ID, "command": ap.Command, "user": ap.Requester, "channel": ap.Channel}).
