@@ -83,6 +83,26 @@ type Incidents interface {
 	Timeline(ctx context.Context, id int64, offset, limit int) ([]TimelineEntry, int, error)
 }
 
+// ErrSpooled says a timeline entry is safe in the local spool, not yet in
+// the bot's database.
+var ErrSpooled = errors.New("kept in the spool until the bot's database answers")
+
+// TimelineRecorder puts entries on the timeline of the incident open
+// where they happened; the bot's state implements it, falling back on its
+// local spool while its database does not answer.
+type TimelineRecorder interface {
+	// Record appends e to the timeline of the incident that holds channel
+	// (or its thread) at e.At: nil when the database took it (or no
+	// incident holds the place), an error wrapping ErrSpooled when it
+	// waits in the spool, another error when it was lost.
+	Record(ctx context.Context, channel, thread string, e TimelineEntry) error
+	// Pending is how many entries wait in the spool.
+	Pending() int
+	// SetLink gives entries without a link one to where they happened
+	// (the workspace's Link).
+	SetLink(link func(channel, ts string) string)
+}
+
 // Workspace is what the incident commands need of a chat workspace
 // (Slack): channels, invitations, posts and files. Transports that have
 // no such thing (the console) offer none.

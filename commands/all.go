@@ -24,7 +24,7 @@ type Deps struct {
 	// Audit is the bot's audit log (NoAuditDatabase without
 	// SHIFTWISE_DATABASE_URL: the audit commands then say they need it);
 	// nil leaves the audit commands out.
-	Audit AuditLog
+	Audit bot.AuditLog
 	// Backups (backup create/list/verify/prune/restore), Cleanup and
 	// DBTest (db test); nil leaves their commands out.
 	Backups *Backups

@@ -12,71 +12,6 @@ import (
 	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
-// AuditRecord is one audit log entry as the audit commands show it.
-type AuditRecord struct {
-	ID       int64
-	At       time.Time // when it joined the log
-	Occurred time.Time // when it happened, if earlier (it waited in the spool); zero otherwise
-	Subject  string
-	Channel  string
-	Command  string
-	Args     string
-	Decision string
-	Approver string
-	Result   string
-	Duration time.Duration
-}
-
-// AuditQuery selects entries, newest first.
-type AuditQuery struct {
-	Subject string
-	Since   time.Time
-	Before  int64 // only IDs below this (the next page); 0: from the newest
-	Limit   int
-}
-
-// AuditReport is what verifying the log found.
-type AuditReport struct {
-	Entries  int
-	LastID   int64
-	Head     string   // the recomputed hash of the last entry
-	Problems []string // empty when nothing is wrong; each names an entry
-	// DigestID and Digest are the running digest kept outside the
-	// database (DigestID 0: none written yet); DigestWhere says where.
-	DigestID    int64
-	Digest      string
-	DigestWhere string
-	// Uncovered counts entries after the outside digest.
-	Uncovered int64
-	// Pending counts entries waiting in the local spool for the database.
-	Pending int
-	// Spool says why they wait, and what was set aside.
-	Spool AuditSpool
-}
-
-// AuditSpool is the state of the audit trail's local spool.
-type AuditSpool struct {
-	Pending int // entries waiting to be written to the database
-	// Unreachable: the bot's database has not answered at all. Else
-	// Reason is what its last attempt to take them said ("" when it
-	// answers and they are being written).
-	Unreachable bool
-	Reason      string
-	// SetAside counts entries the database refused for good (a data
-	// error, not an outage): kept in SetAsideWhere for an operator, the
-	// entries after them written.
-	SetAside      int
-	SetAsideWhere string
-}
-
-// AuditLog is the bot's audit log as the audit commands need it
-// (internal/audittrail implements it over the store and the spool).
-type AuditLog interface {
-	AuditEntries(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
-	VerifyAudit(ctx context.Context) (AuditReport, error)
-	AuditSpool() AuditSpool
-}
-
 // Limits of `audit`.
 const (
 	auditDefaultLimit = 20
@@ -88,23 +23,23 @@ var auditSubject = regexp.MustCompile(`^(slack|slack-group|console):[A-Za-z0-9._
 // errNoAuditDB is the answer of both commands in a bot without its database.
 var errNoAuditDB = errors.New("the audit log lives in the bot's own database (SHIFTWISE_DATABASE_URL), and this bot runs without it")
 
-// NoAuditDatabase is the AuditLog of a bot without SHIFTWISE_DATABASE_URL:
+// NoAuditDatabase is the bot.AuditLog of a bot without SHIFTWISE_DATABASE_URL:
 // the audit commands exist and say what they need.
-var NoAuditDatabase AuditLog = noAuditLog{}
+var NoAuditDatabase bot.AuditLog = noAuditLog{}
 
 type noAuditLog struct{}
 
-func (noAuditLog) AuditEntries(context.Context, AuditQuery) ([]AuditRecord, error) {
+func (noAuditLog) AuditEntries(context.Context, bot.AuditQuery) ([]bot.AuditRecord, error) {
 	return nil, errNoAuditDB
 }
-func (noAuditLog) VerifyAudit(context.Context) (AuditReport, error) {
-	return AuditReport{}, errNoAuditDB
+func (noAuditLog) VerifyAudit(context.Context) (bot.AuditReport, error) {
+	return bot.AuditReport{}, errNoAuditDB
 }
-func (noAuditLog) AuditSpool() AuditSpool { return AuditSpool{} }
+func (noAuditLog) AuditSpool() bot.AuditSpool { return bot.AuditSpool{} }
 
 // Audit returns `audit` (Level 1): recent audit entries, newest first,
 // with --user, --since, --limit and --before for the next page.
-func Audit(log AuditLog) bot.Command {
+func Audit(log bot.AuditLog) bot.Command {
 	return bot.Command{
 		Name:    "audit",
 		Summary: "recent audit log entries: who ran what, where, the decision and the result",
@@ -138,8 +73,8 @@ func Audit(log AuditLog) bot.Command {
 	}
 }
 
-func auditQuery(a bot.Args, now time.Time) (AuditQuery, error) {
-	q := AuditQuery{Subject: a.String("user"), Limit: a.Int("limit"), Before: int64(a.Int("before"))}
+func auditQuery(a bot.Args, now time.Time) (bot.AuditQuery, error) {
+	q := bot.AuditQuery{Subject: a.String("user"), Limit: a.Int("limit"), Before: int64(a.Int("before"))}
 	if a.Has("user") && !auditSubject.MatchString(q.Subject) {
 		return q, &bot.UsageError{Msg: "--user takes a namespaced subject such as slack:U024BE7LH or console:alice."}
 	}
@@ -157,7 +92,7 @@ func auditQuery(a bot.Args, now time.Time) (AuditQuery, error) {
 	return q, nil
 }
 
-func auditMessage(q AuditQuery, recs []AuditRecord, sp AuditSpool) bot.Message {
+func auditMessage(q bot.AuditQuery, recs []bot.AuditRecord, sp bot.AuditSpool) bot.Message {
 	title := "Audit log"
 	if q.Subject != "" {
 		title += " — " + q.Subject
@@ -214,7 +149,7 @@ func auditMessage(q AuditQuery, recs []AuditRecord, sp AuditSpool) bot.Message {
 
 // SpoolText says, truthfully, why audit entries wait in the local spool
 // and which were set aside ("" when neither).
-func SpoolText(sp AuditSpool, adj string) string {
+func SpoolText(sp bot.AuditSpool, adj string) string {
 	var parts []string
 	switch {
 	case sp.Pending == 0:
@@ -237,7 +172,7 @@ func SpoolText(sp AuditSpool, adj string) string {
 
 // waited: every entry passes through the local spool; one that joined the
 // log more than a second after it happened is marked.
-func waited(r AuditRecord) bool {
+func waited(r bot.AuditRecord) bool {
 	return !r.Occurred.IsZero() && r.At.Sub(r.Occurred) > time.Second
 }
 
@@ -272,7 +207,7 @@ func oneLine(s string) string {
 
 // AuditVerify returns `audit verify` (Level 3): recompute the hash chain
 // and compare it with the running digest kept outside the database.
-func AuditVerify(log AuditLog) bot.Command {
+func AuditVerify(log bot.AuditLog) bot.Command {
 	return bot.Command{
 		Name:    "audit verify",
 		Summary: "check the audit log for edited, deleted, reordered or rewritten entries",
@@ -295,7 +230,7 @@ func AuditVerify(log AuditLog) bot.Command {
 	}
 }
 
-func verifyMessage(r AuditReport) bot.Message {
+func verifyMessage(r bot.AuditReport) bot.Message {
 	m := bot.Message{Title: "Audit log verification"}
 	head := "-"
 	if r.Head != "" {
@@ -331,7 +266,7 @@ func verifyMessage(r AuditReport) bot.Message {
 	}
 	if r.Spool.SetAside > 0 {
 		m.Status = bot.Worst(m.Status, bot.StatusWarn)
-		m.Text += " " + SpoolText(AuditSpool{SetAside: r.Spool.SetAside, SetAsideWhere: r.Spool.SetAsideWhere}, "")
+		m.Text += " " + SpoolText(bot.AuditSpool{SetAside: r.Spool.SetAside, SetAsideWhere: r.Spool.SetAsideWhere}, "")
 	}
 	return m
 }
@@ -341,7 +276,7 @@ func verifyMessage(r AuditReport) bot.Message {
 // local spool, and entries the bot's database refused for good and that
 // were set aside (WARN: an operator should read them). None when there is
 // nothing to say.
-func BotRecordsCheck(audit AuditSpool, timelineWaiting, timelineAside int, timelineWhere string) []bot.Check {
+func BotRecordsCheck(audit bot.AuditSpool, timelineWaiting, timelineAside int, timelineWhere string) []bot.Check {
 	var parts []string
 	// Entries pass through the audit spool on their way to the database:
 	// only those held up by it are worth a line.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/shiftwise/shiftwise-bot/bot"
+	"github.com/shiftwise/shiftwise-bot/internal/redact"
 )
 
 // Escalation is one level of the runbook's Escalation Procedures: who is
@@ -36,8 +38,10 @@ func DefaultEscalations() map[bot.Level]Escalation {
 // Incidents are the `incident …` commands: an incident's channel, its
 // timeline, its escalations and its postmortem.
 type Incidents struct {
-	Store    bot.Incidents // nil: incidents need the bot's database
-	Timeline *Timeline
+	Store bot.Incidents // nil: incidents need the bot's database
+	// Timeline records the incident commands' own entries (the bot's state
+	// implements it, with its spool fallback).
+	Timeline bot.TimelineRecorder
 	// OpsChannel is where incidents are announced and, where the bot may
 	// not create channels, handled in a thread ("" = where it was started).
 	OpsChannel string
@@ -118,7 +122,9 @@ func (in *Incidents) now() time.Time {
 
 func (in *Incidents) log() logrus.FieldLogger {
 	if in.Log == nil {
-		return (&Timeline{}).log()
+		l := logrus.New()
+		l.Out = io.Discard
+		return l
 	}
 	return in.Log
 }
@@ -498,7 +504,7 @@ func (in *Incidents) record(ctx context.Context, i bot.Incident, e bot.TimelineE
 	switch {
 	case err == nil:
 		return ""
-	case errors.Is(err, ErrSpooled):
+	case errors.Is(err, bot.ErrSpooled):
 		return " The bot's database did not answer: the entry is kept in the spool and written when it is back."
 	}
 	return " The entry could not be recorded: " + err.Error()
@@ -846,4 +852,17 @@ func (in *Incidents) resolve(ctx context.Context, req bot.Request) (bot.Message,
 		m.Code = []bot.CodeBlock{{Title: "postmortem draft (Markdown)", Text: md}}
 	}
 	return m, nil
+}
+
+// clipText keeps at most n runes of s.
+func clipText(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	r = []rune(redact.Builtin(s)) // a secret cut in two is no longer recognised
+	if len(r) <= n {
+		return string(r)
+	}
+	return string(r[:n]) + "…"
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/shiftwise/shiftwise-bot/bot"
+	"github.com/shiftwise/shiftwise-bot/internal/state"
 )
 
 // TestTimelineNamesWhatTheDeciderDid: an audit entry reaching an
@@ -23,7 +24,7 @@ func TestTimelineNamesWhatTheDeciderDid(t *testing.T) {
 		{"executed", "ok A-2222AA", "result", "(approved by console:alice)"},
 		{"failed", "failed A-2222AA", "result", "(approved by console:alice)"},
 	} {
-		e := entryFromAudit(bot.AuditEntry{Subject: "console:alice", Command: "purge", Args: "purge cache",
+		e := state.EntryFromAudit(bot.AuditEntry{Subject: "console:alice", Command: "purge", Args: "purge cache",
 			Decision: c.decision, Approver: "console:alice", Result: c.result})
 		line := entryLine(e)
 		if e.Kind != c.kind || !strings.Contains(line, c.want) || (c.want != "(approved by console:alice)" && strings.Contains(line, "approved by")) {

@@ -12,6 +12,7 @@ import (
 	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/internal/redact"
 	"github.com/shiftwise/shiftwise-bot/internal/spool"
+	"github.com/shiftwise/shiftwise-bot/internal/state"
 	"github.com/shiftwise/shiftwise-bot/internal/store"
 	"github.com/shiftwise/shiftwise-bot/internal/store/botstore"
 	"github.com/shiftwise/shiftwise-bot/internal/store/storetest"
@@ -64,7 +65,7 @@ type incidentRig struct {
 	e     *bot.Engine
 	st    *store.Store
 	store *flaky
-	tl    *Timeline
+	tl    *state.Timeline
 	in    *Incidents
 	sp    *spool.Spool
 	dir   string
@@ -83,7 +84,7 @@ func newIncidentRig(t testing.TB, ws bot.Workspace) *incidentRig {
 	}
 	t.Cleanup(func() { _ = sp.Close() })
 	r.sp = sp
-	r.tl = &Timeline{Store: r.store, Spool: SpoolTimeline(sp), Redact: noRedact{}.Redact}
+	r.tl = &state.Timeline{Store: r.store, Spool: state.SpoolTimeline(sp), Redact: noRedact{}.Redact}
 	r.in = &Incidents{Store: r.store, Timeline: r.tl, OpsChannel: "C0OPS", OnCallGroup: "S0ONCALL",
 		Escalations: map[bot.Level]Escalation{bot.Level2: {Name: "Development Team", Group: "S0DEV", Contact: "dev@company.com"},
 			bot.Level3: {Name: "System Architects", Group: "S0ARCH", Contact: "management@company.com"}},
@@ -108,7 +109,7 @@ func newIncidentRig(t testing.TB, ws bot.Workspace) *incidentRig {
 	}
 	a := newAuthz(t, testPolicy+"g, slack:UOPS, level1\ng, slack:UONCALL, level1\n")
 	r.e, err = bot.NewEngine(bot.Options{Registry: reg, Authorizer: a, Redactor: noRedact{},
-		Approvals: botstore.Approvals{S: st}, Auditor: TimelineAuditor{Next: botstore.Auditor{S: st}, Timeline: r.tl}})
+		Approvals: botstore.Approvals{S: st}, Auditor: state.TimelineAuditor{Next: botstore.Auditor{S: st}, Timeline: r.tl}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +300,7 @@ func TestTimelineSpoolsWhileTheDatabaseIsDown(t *testing.T) {
 		t.Fatalf("after the restart the spool holds %d, want 5", sp.Len())
 	}
 	r.store.crashAfterWrite.Store(-1 << 30)
-	tl := &Timeline{Store: r.store, Spool: SpoolTimeline(sp)}
+	tl := &state.Timeline{Store: r.store, Spool: state.SpoolTimeline(sp)}
 	if n, err := tl.Flush(context.Background()); err != nil || n != 5 || sp.Len() != 0 {
 		t.Fatalf("replay: %d %v, %d left", n, err, sp.Len())
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/shiftwise/shiftwise-bot/commands"
 	"github.com/shiftwise/shiftwise-bot/internal/redact"
 	"github.com/shiftwise/shiftwise-bot/internal/spool"
+	"github.com/shiftwise/shiftwise-bot/internal/state"
 )
 
 // incidentConfig is the incidents' part of the environment.
@@ -57,7 +58,7 @@ func loadIncidentConfig(get func(string) string) (incidentConfig, error) {
 // newIncidents builds the incident commands and their timeline, without
 // a store until attachIncidentStore.
 func (a *Main) newIncidents(cfg config, red *redact.Redactor, log logrus.FieldLogger) {
-	tl := &commands.Timeline{Redact: red.Redact, Log: log.WithField("component", "timeline")}
+	tl := &state.Timeline{Redact: red.Redact, Log: log.WithField("component", "timeline")}
 	a.incidents = &commands.Incidents{Timeline: tl, OpsChannel: cfg.Incidents.OpsChannel, OnCallGroup: cfg.Incidents.OnCallGroup,
 		Escalations: cfg.Incidents.Escalations, Log: log.WithField("component", "incidents"), Redact: red.Redact,
 		Health: func(ctx context.Context) bot.Message { return a.Health.Run(ctx, cfg.Health.CheckTimeout) }}
@@ -74,14 +75,17 @@ func (a *Main) openTimelineSpool(cfg config, log logrus.FieldLogger) {
 		return
 	}
 	a.timelineSpool = sp
-	a.incidents.Timeline.Spool = commands.SpoolTimeline(sp)
+	a.recorder().Spool = state.SpoolTimeline(sp)
 }
+
+// recorder is the incidents' timeline recorder, as newIncidents built it.
+func (a *Main) recorder() *state.Timeline { return a.incidents.Timeline.(*state.Timeline) }
 
 // attachIncidentStore gives the incidents the bot's store and returns the
 // auditor for the engine: next, also writing to the open incident's
 // timeline.
 func (a *Main) attachIncidentStore(st bot.Incidents, next bot.Auditor) bot.Auditor {
-	tl := a.incidents.Timeline
+	tl := a.recorder()
 	tl.Store = st
 	a.incidents.Store = tl.Store
 	a.timeline = tl
@@ -97,7 +101,7 @@ func (a *Main) attachIncidentStore(st bot.Incidents, next bot.Auditor) bot.Audit
 			a.incidents.Log.WithFields(logrus.Fields{"error": err.Error(), "waiting": tl.Pending()}).Warn("spooled timeline entries stay in the spool for the next start")
 		}
 	}
-	return commands.TimelineAuditor{Next: next, Timeline: tl}
+	return state.TimelineAuditor{Next: next, Timeline: tl}
 }
 
 // flushTimeline writes spooled timeline entries back while the bot runs.

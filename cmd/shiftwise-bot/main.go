@@ -38,6 +38,7 @@ import (
 	"github.com/shiftwise/shiftwise-bot/internal/audittrail"
 	"github.com/shiftwise/shiftwise-bot/internal/redact"
 	"github.com/shiftwise/shiftwise-bot/internal/spool"
+	"github.com/shiftwise/shiftwise-bot/internal/state"
 	"github.com/shiftwise/shiftwise-bot/internal/store"
 	"github.com/shiftwise/shiftwise-bot/internal/store/botstore"
 	"github.com/shiftwise/shiftwise-bot/permissions"
@@ -142,7 +143,7 @@ type Main struct {
 	trail               *audittrail.Trail // audit entries (database, else the spool)
 	auditSpool          *spool.Spool
 	flushTrailAtExit    func()
-	timeline            *commands.Timeline
+	timeline            *state.Timeline
 	timelineSpool       *spool.Spool
 	flushTimelineAtExit func()
 

@@ -7,11 +7,11 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/shiftwise/shiftwise-bot/commands"
+	"github.com/shiftwise/shiftwise-bot/bot"
 	"github.com/shiftwise/shiftwise-bot/internal/store"
 )
 
-var _ commands.AuditLog = (*Trail)(nil)
+var _ bot.AuditLog = (*Trail)(nil)
 
 // store returns the store to read the log from, after writing what waits
 // in the spool (within ctx), so that the log shows every entry made so far.
@@ -36,8 +36,8 @@ func (t *Trail) store(ctx context.Context) (*store.Store, error) {
 	return st, nil
 }
 
-// AuditEntries implements commands.AuditLog.
-func (t *Trail) AuditEntries(ctx context.Context, q commands.AuditQuery) ([]commands.AuditRecord, error) {
+// AuditEntries implements bot.AuditLog.
+func (t *Trail) AuditEntries(ctx context.Context, q bot.AuditQuery) ([]bot.AuditRecord, error) {
 	st, err := t.store(ctx)
 	if err != nil {
 		return nil, err
@@ -46,22 +46,22 @@ func (t *Trail) AuditEntries(ctx context.Context, q commands.AuditQuery) ([]comm
 	if err != nil {
 		return nil, err
 	}
-	out := make([]commands.AuditRecord, len(es))
+	out := make([]bot.AuditRecord, len(es))
 	for i, e := range es {
-		out[i] = commands.AuditRecord{ID: e.ID, At: e.At, Occurred: e.Occurred, Subject: e.Subject, Channel: e.Channel,
+		out[i] = bot.AuditRecord{ID: e.ID, At: e.At, Occurred: e.Occurred, Subject: e.Subject, Channel: e.Channel,
 			Command: e.Command, Args: e.Args, Decision: e.Decision, Approver: e.Approver, Result: e.Result, Duration: e.Duration}
 	}
 	return out, nil
 }
 
-// VerifyAudit implements commands.AuditLog: the chain, against the digest
+// VerifyAudit implements bot.AuditLog: the chain, against the digest
 // file when there is one. An unreadable digest file is a problem of its own.
-func (t *Trail) VerifyAudit(ctx context.Context) (commands.AuditReport, error) {
+func (t *Trail) VerifyAudit(ctx context.Context) (bot.AuditReport, error) {
 	st, err := t.store(ctx)
 	if err != nil {
-		return commands.AuditReport{}, err
+		return bot.AuditReport{}, err
 	}
-	var r commands.AuditReport
+	var r bot.AuditReport
 	d, derr := ReadDigest(t.o.DigestPath)
 	var v store.Verification
 	if derr == nil {
@@ -82,11 +82,11 @@ func (t *Trail) VerifyAudit(ctx context.Context) (commands.AuditReport, error) {
 	return r, nil
 }
 
-// AuditSpool implements commands.AuditLog: what waits in the spool and
+// AuditSpool implements bot.AuditLog: what waits in the spool and
 // why — the database not answering, or what it said — and what was set
 // aside.
-func (t *Trail) AuditSpool() commands.AuditSpool {
-	sp := commands.AuditSpool{Pending: t.Pending()}
+func (t *Trail) AuditSpool() bot.AuditSpool {
+	sp := bot.AuditSpool{Pending: t.Pending()}
 	sp.SetAside, sp.SetAsideWhere = t.SetAside()
 	if sp.Pending == 0 {
 		return sp

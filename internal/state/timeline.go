@@ -1,11 +1,13 @@
-package commands
+package state
+
+// This file is the incident timeline's recorder: entries go to the bot's
+// database, else to the spool, and are drained from it in order.
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -21,7 +23,7 @@ import (
 )
 
 // TimelineSpool is the durable spool the timeline falls back on while
-// the bot's database is unreachable (internal/spool, adapted by main):
+// the bot's database is unreachable (internal/spool, adapted by SpoolTimeline):
 // Append is durable before it returns; Replay hands the records over
 // oldest first, forgets each one fn accepted, and stops at fn's first
 // error, except one made by spool.SetAside: that record is set aside
@@ -95,12 +97,9 @@ func newKey() string {
 	return "tl-" + hex.EncodeToString(b)
 }
 
-// ErrSpooled says an entry is safe in the spool, not yet in the database.
-var ErrSpooled = errors.New("kept in the spool until the bot's database answers")
-
 // Record appends e to the timeline of the incident that holds channel (or
 // its thread) at e.At. It returns nil when the database took it (or no
-// incident holds the place), an error wrapping ErrSpooled when it waits in
+// incident holds the place), an error wrapping bot.ErrSpooled when it waits in
 // the spool, and another error when it was lost.
 func (t *Timeline) Record(ctx context.Context, channel, thread string, e bot.TimelineEntry) error {
 	if e.Key == "" {
@@ -161,7 +160,7 @@ func (t *Timeline) Record(ctx context.Context, channel, thread string, e bot.Tim
 	if dbErr != nil {
 		t.log().WithFields(logrus.Fields{"channel": channel, "error": dbErr.Error()}).Warn("timeline entry spooled: the bot's database did not take it")
 	}
-	return fmt.Errorf("timeline entry %s: %w", e.Key, ErrSpooled)
+	return fmt.Errorf("timeline entry %s: %w", e.Key, bot.ErrSpooled)
 }
 
 // backlogLocked: entries go to the spool while it holds older ones, or
@@ -273,7 +272,7 @@ func (a TimelineAuditor) Append(ctx context.Context, e bot.AuditEntry) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = a.Timeline.Record(ctx, e.Channel, e.Thread, entryFromAudit(e))
+			_ = a.Timeline.Record(ctx, e.Channel, e.Thread, EntryFromAudit(e))
 		}()
 	}
 	var err error
@@ -284,7 +283,9 @@ func (a TimelineAuditor) Append(ctx context.Context, e bot.AuditEntry) error {
 	return err
 }
 
-func entryFromAudit(e bot.AuditEntry) bot.TimelineEntry {
+// EntryFromAudit is the timeline entry of an audit entry: a command run,
+// an approval request or decision, or an approved run's result.
+func EntryFromAudit(e bot.AuditEntry) bot.TimelineEntry {
 	kind := "command"
 	switch e.Decision {
 	case "pending", "approved", "denied", "withdrawn", "expired":
