@@ -13,7 +13,7 @@ func TestTextsFindsEveryTextInTheBlocks(t *testing.T) {
 		map[string]any{"type": "section", "text": map[string]any{"type": "mrkdwn", "text": "a &lt;b&gt;"},
 			"fields": []any{map[string]any{"type": "mrkdwn", "text": "*f1*"}}},
 		map[string]any{"type": "actions", "elements": []any{map[string]any{"type": "button", "action_id": "x", "value": "v",
-			"text": map[string]any{"type": "plain_text", "text": "Approve"},
+			"text":    map[string]any{"type": "plain_text", "text": "Approve"},
 			"confirm": map[string]any{"text": map[string]any{"type": "plain_text", "text": "Sure?"}}}}},
 		map[string]any{"type": "context", "elements": []any{map[string]any{"type": "mrkdwn", "text": "by <@U1>"}}},
 	}
